@@ -1,0 +1,212 @@
+//! The event calendar: a 4-ary min-heap ordered by (time, sequence number).
+//!
+//! Why this shape: ECS_HOT_LOOP.md measured a 4-ary heap keyed by one `u128`
+//! (`time bits << 64 | sequence`) at 0.89× the cost of `std::collections::BinaryHeap` with a
+//! tuple comparator. For non-negative finite `f64`, the IEEE-754 bit pattern read as an unsigned
+//! integer orders exactly like the number, so one integer comparison gives "earlier time first,
+//! then first scheduled first" — the FIFO tie-break that makes same-instant events deterministic.
+
+use crate::time::SimTime;
+
+/// A scheduled event: its time, its sequence number and the domain's payload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scheduled<E> {
+    /// When the event fires.
+    pub time: SimTime,
+    /// Order of scheduling; ties at one instant fire in increasing `seq`.
+    pub seq: u64,
+    /// The domain's event.
+    pub event: E,
+}
+
+/// Deterministic event calendar with FIFO tie-breaking.
+#[derive(Clone, Debug)]
+pub struct Calendar<E> {
+    keys: Vec<u128>,
+    events: Vec<E>,
+    next_seq: u64,
+}
+
+impl<E> Default for Calendar<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn key(time: SimTime, seq: u64) -> u128 {
+    ((time.secs().to_bits() as u128) << 64) | seq as u128
+}
+
+fn time_of(key: u128) -> SimTime {
+    SimTime::from_secs(f64::from_bits((key >> 64) as u64))
+}
+
+impl<E> Calendar<E> {
+    /// An empty calendar.
+    pub fn new() -> Self {
+        Calendar {
+            keys: Vec::new(),
+            events: Vec::new(),
+            next_seq: 0,
+        }
+    }
+
+    /// Number of pending events.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no event is pending.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Schedules `event` at `time` and returns its sequence number.
+    ///
+    /// # Panics
+    /// If `time` is negative, NaN or infinite: such a time is a modelling bug that would break
+    /// the ordering of the whole calendar, so it is refused loudly rather than mis-ordered.
+    pub fn schedule(&mut self, time: SimTime, event: E) -> u64 {
+        let t = time.secs();
+        assert!(
+            t.is_finite() && t >= 0.0,
+            "event scheduled at invalid time {t}"
+        );
+        // -0.0 has the sign bit set and would sort after everything; normalise it.
+        let time = SimTime::from_secs(t + 0.0);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.keys.push(key(time, seq));
+        self.events.push(event);
+        self.sift_up(self.keys.len() - 1);
+        seq
+    }
+
+    /// Time of the next event, if any.
+    pub fn peek_time(&self) -> Option<SimTime> {
+        self.keys.first().map(|&k| time_of(k))
+    }
+
+    /// Removes and returns the next event.
+    pub fn pop(&mut self) -> Option<Scheduled<E>> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let last = self.keys.len() - 1;
+        self.keys.swap(0, last);
+        self.events.swap(0, last);
+        let k = self.keys.pop()?;
+        let event = self.events.pop()?;
+        if !self.keys.is_empty() {
+            self.sift_down(0);
+        }
+        Some(Scheduled {
+            time: time_of(k),
+            seq: k as u64,
+            event,
+        })
+    }
+
+    /// Drops every pending event (sequence numbers keep counting up).
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.events.clear();
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.keys[i] < self.keys[parent] {
+                self.keys.swap(i, parent);
+                self.events.swap(i, parent);
+                i = parent;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.keys.len();
+        loop {
+            let first = 4 * i + 1;
+            if first >= n {
+                break;
+            }
+            let end = (first + 4).min(n);
+            let mut best = first;
+            for c in first + 1..end {
+                if self.keys[c] < self.keys[best] {
+                    best = c;
+                }
+            }
+            if self.keys[best] < self.keys[i] {
+                self.keys.swap(i, best);
+                self.events.swap(i, best);
+                i = best;
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn same_instant_is_fifo() {
+        let mut c = Calendar::new();
+        for i in 0..10 {
+            c.schedule(SimTime::from_secs(5.0), i);
+        }
+        c.schedule(SimTime::from_secs(1.0), 99);
+        assert_eq!(c.pop().unwrap().event, 99);
+        let order: Vec<i32> = std::iter::from_fn(|| c.pop().map(|s| s.event)).collect();
+        assert_eq!(order, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn negative_zero_sorts_first() {
+        let mut c = Calendar::new();
+        c.schedule(SimTime::from_secs(1.0), 1);
+        c.schedule(SimTime::from_secs(-0.0), 0);
+        assert_eq!(c.pop().unwrap().event, 0);
+    }
+
+    proptest! {
+        /// Popped events come out sorted by (time, seq): time never goes backwards, and equal
+        /// times keep the order in which they were scheduled — checked against a sort.
+        #[test]
+        fn pops_in_time_then_fifo_order(times in prop::collection::vec(0u32..50, 0..300)) {
+            let mut c = Calendar::new();
+            for (i, &t) in times.iter().enumerate() {
+                c.schedule(SimTime::from_secs(t as f64 * 0.5), i);
+            }
+            let mut expected: Vec<(u32, usize)> = times.iter().copied().zip(0..).collect();
+            expected.sort();
+            let got: Vec<usize> = std::iter::from_fn(|| c.pop().map(|s| s.event)).collect();
+            prop_assert_eq!(got, expected.into_iter().map(|(_, i)| i).collect::<Vec<_>>());
+        }
+
+        /// Interleaved schedule/pop: no popped time is earlier than one popped before it,
+        /// as long as new events are never scheduled in the past.
+        #[test]
+        fn time_never_goes_backwards(ops in prop::collection::vec((0u32..100, any::<bool>()), 1..400)) {
+            let mut c = Calendar::new();
+            let mut now = 0.0;
+            for (dt, pop) in ops {
+                if pop {
+                    if let Some(s) = c.pop() {
+                        prop_assert!(s.time.secs() >= now);
+                        now = s.time.secs();
+                    }
+                } else {
+                    c.schedule(SimTime::from_secs(now + dt as f64), ());
+                }
+            }
+        }
+    }
+}

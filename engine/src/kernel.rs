@@ -1,0 +1,287 @@
+//! The simulation kernel: the clock and calendar (kept out of the ECS world), and run control.
+//!
+//! The hot loop is inverted on purpose. Rather than the kernel calling a handler with
+//! `&mut World` for each event (measured at ~8.6 M events per CPU-second here, because every
+//! component access is then a World lookup), the kernel hands the model the world *once per
+//! batch*; the model borrows its queries once and pulls events with [`Kernel::next_event`] until
+//! the batch ends. The batch limits (stop time, event budget, a stop request) live in the kernel,
+//! so the viewer's single step, the live mode's "run to now" and a batch run to the horizon all use
+//! the same handler code.
+
+use bevy_ecs::world::World;
+
+use crate::calendar::Calendar;
+use crate::time::SimTime;
+
+/// The clock, the calendar and the limits of the current batch.
+#[derive(Debug)]
+pub struct Kernel<E> {
+    calendar: Calendar<E>,
+    now: SimTime,
+    events_run: u64,
+    until: SimTime,
+    budget: u64,
+    stop_requested: bool,
+}
+
+impl<E> Default for Kernel<E> {
+    fn default() -> Self {
+        Kernel {
+            calendar: Calendar::new(),
+            now: SimTime::ZERO,
+            events_run: 0,
+            until: SimTime::NEVER,
+            budget: 0,
+            stop_requested: false,
+        }
+    }
+}
+
+impl<E> Kernel<E> {
+    /// The current simulated time.
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Events handled since the start of the run.
+    pub fn events_run(&self) -> u64 {
+        self.events_run
+    }
+
+    /// Pending events.
+    pub fn pending(&self) -> usize {
+        self.calendar.len()
+    }
+
+    /// Time of the next pending event.
+    pub fn next_time(&self) -> Option<SimTime> {
+        self.calendar.peek_time()
+    }
+
+    /// Schedules `event` at the absolute time `at` (never earlier than now).
+    #[inline]
+    pub fn schedule_at(&mut self, at: SimTime, event: E) {
+        debug_assert!(at.secs() >= self.now.secs(), "event scheduled in the past");
+        self.calendar.schedule(at.max(self.now), event);
+    }
+
+    /// Schedules `event` after `delay` from now.
+    #[inline]
+    pub fn schedule_in(&mut self, delay: SimTime, event: E) {
+        self.calendar.schedule(self.now + delay.max(SimTime::ZERO), event);
+    }
+
+    /// Asks the run to stop after the current event (a model's own stop condition, such as a
+    /// number of finished parts). The request ends the current batch and is cleared by the
+    /// next call to a run method.
+    pub fn request_stop(&mut self) {
+        self.stop_requested = true;
+    }
+
+    /// The next event of this batch, advancing the clock to it; `None` ends the batch.
+    #[inline]
+    pub fn next_event(&mut self) -> Option<E> {
+        if self.stop_requested || self.budget == 0 {
+            return None;
+        }
+        match self.calendar.peek_time() {
+            Some(t) if t.secs() <= self.until.secs() => {
+                let s = self.calendar.pop()?;
+                self.now = s.time;
+                self.events_run += 1;
+                self.budget -= 1;
+                Some(s.event)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A domain model driven by the kernel.
+pub trait Model {
+    /// The domain's event type. Keep it small and `Copy`: it is moved through the heap.
+    type Event: Copy;
+
+    /// Handles events pulled from `kernel.next_event()` until it returns `None`.
+    ///
+    /// Implementations borrow what they need from `world` once, at the start of the batch, and
+    /// apply structural changes (spawn/despawn) only after the loop.
+    fn run_batch(&mut self, world: &mut World, kernel: &mut Kernel<Self::Event>);
+}
+
+/// Why a run method returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The requested time was reached (the clock now shows it).
+    ReachedTime,
+    /// The model asked to stop (its own condition was met).
+    Requested,
+    /// The event budget of a step ran out.
+    Budget,
+    /// No events are left before the requested time and the calendar is empty.
+    Exhausted,
+}
+
+/// A world, its model and the kernel that runs it.
+pub struct Simulation<M: Model> {
+    /// The ECS world holding all model state.
+    pub world: World,
+    /// The domain model (handlers, and immutable configuration).
+    pub model: M,
+    kernel: Kernel<M::Event>,
+}
+
+impl<M: Model> Simulation<M> {
+    /// A simulation at time zero with an empty calendar.
+    pub fn new(world: World, model: M) -> Self {
+        Simulation {
+            world,
+            model,
+            kernel: Kernel::default(),
+        }
+    }
+
+    /// The kernel (for scheduling initial events and reading the clock).
+    pub fn kernel(&self) -> &Kernel<M::Event> {
+        &self.kernel
+    }
+
+    /// Mutable kernel (for scheduling initial events).
+    pub fn kernel_mut(&mut self) -> &mut Kernel<M::Event> {
+        &mut self.kernel
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.kernel.now
+    }
+
+    fn run_batch(&mut self, until: SimTime, budget: u64) -> StopReason {
+        self.kernel.stop_requested = false;
+        self.kernel.until = until;
+        self.kernel.budget = budget;
+        self.model.run_batch(&mut self.world, &mut self.kernel);
+        if self.kernel.stop_requested {
+            StopReason::Requested
+        } else if self.kernel.budget == 0 {
+            StopReason::Budget
+        } else if until.secs().is_finite() {
+            // Nothing left before `until`: the clock moves on to it.
+            self.kernel.now = self.kernel.now.max(until);
+            StopReason::ReachedTime
+        } else {
+            StopReason::Exhausted
+        }
+    }
+
+    /// Runs every event up to and including time `until`, then sets the clock to `until`
+    /// (unless the model requested a stop first).
+    pub fn run_until(&mut self, until: SimTime) -> StopReason {
+        self.run_batch(until, u64::MAX)
+    }
+
+    /// Runs until the model requests a stop or no events remain.
+    pub fn run_to_end(&mut self) -> StopReason {
+        self.run_batch(SimTime::NEVER, u64::MAX)
+    }
+
+    /// Runs exactly one event (if any) and returns its time.
+    pub fn step(&mut self) -> Option<SimTime> {
+        let before = self.kernel.events_run;
+        self.run_batch(SimTime::NEVER, 1);
+        (self.kernel.events_run > before).then_some(self.kernel.now)
+    }
+
+    /// Runs single events while `cond` holds and events remain (the slow path: `cond` sees the
+    /// whole simulation between events, as the viewer and the live mode need).
+    pub fn run_while(&mut self, mut cond: impl FnMut(&Self) -> bool) -> StopReason {
+        while cond(self) {
+            if self.step().is_none() {
+                return StopReason::Exhausted;
+            }
+            if self.kernel.stop_requested {
+                return StopReason::Requested;
+            }
+        }
+        StopReason::Requested
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy_ecs::prelude::*;
+
+    #[derive(Component)]
+    struct Counter(u64);
+
+    /// A toy model: every event increments a counter and reschedules itself after 1 s;
+    /// it requests a stop when the counter reaches 10.
+    struct Ticker {
+        entity: Entity,
+    }
+
+    impl Model for Ticker {
+        type Event = ();
+        fn run_batch(&mut self, world: &mut World, kernel: &mut Kernel<()>) {
+            let mut c = world.get_mut::<Counter>(self.entity).unwrap();
+            while kernel.next_event().is_some() {
+                c.0 += 1;
+                if c.0 == 10 {
+                    kernel.request_stop();
+                }
+                kernel.schedule_in(SimTime::from_secs(1.0), ());
+            }
+        }
+    }
+
+    fn sim() -> Simulation<Ticker> {
+        let mut world = World::new();
+        let entity = world.spawn(Counter(0)).id();
+        let mut s = Simulation::new(world, Ticker { entity });
+        s.kernel_mut().schedule_at(SimTime::from_secs(1.0), ());
+        s
+    }
+
+    fn count(s: &Simulation<Ticker>) -> u64 {
+        s.world.get::<Counter>(s.model.entity).unwrap().0
+    }
+
+    #[test]
+    fn run_until_runs_events_at_the_limit_and_moves_the_clock() {
+        let mut s = sim();
+        assert_eq!(s.run_until(SimTime::from_secs(3.5)), StopReason::ReachedTime);
+        assert_eq!(count(&s), 3);
+        assert_eq!(s.now().secs(), 3.5);
+        assert_eq!(s.run_until(SimTime::from_secs(4.0)), StopReason::ReachedTime);
+        assert_eq!(count(&s), 4);
+    }
+
+    #[test]
+    fn step_runs_one_event() {
+        let mut s = sim();
+        assert_eq!(s.step(), Some(SimTime::from_secs(1.0)));
+        assert_eq!(s.step(), Some(SimTime::from_secs(2.0)));
+        assert_eq!(count(&s), 2);
+    }
+
+    #[test]
+    fn model_stop_request_ends_the_run() {
+        let mut s = sim();
+        assert_eq!(s.run_to_end(), StopReason::Requested);
+        assert_eq!(count(&s), 10);
+        assert_eq!(s.now().secs(), 10.0);
+        // The request is cleared: the run can go on.
+        s.run_until(SimTime::from_secs(12.0));
+        assert_eq!(count(&s), 12);
+    }
+
+    #[test]
+    fn run_while_checks_between_events() {
+        let mut s = sim();
+        s.run_while(|s| s.now().secs() < 5.0);
+        assert_eq!(count(&s), 5);
+    }
+}
