@@ -107,6 +107,13 @@ impl<E> Calendar<E> {
         })
     }
 
+    /// Removes and returns the next event if it is due at or before `limit`.
+    #[inline]
+    pub fn pop_due(&mut self, limit: SimTime) -> Option<Scheduled<E>> {
+        let &k = self.keys.first()?;
+        if time_of(k).secs() <= limit.secs() { self.pop() } else { None }
+    }
+
     /// Drops every pending event (sequence numbers keep counting up).
     pub fn clear(&mut self) {
         self.keys.clear();

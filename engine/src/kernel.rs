@@ -85,16 +85,11 @@ impl<E> Kernel<E> {
         if self.stop_requested || self.budget == 0 {
             return None;
         }
-        match self.calendar.peek_time() {
-            Some(t) if t.secs() <= self.until.secs() => {
-                let s = self.calendar.pop()?;
-                self.now = s.time;
-                self.events_run += 1;
-                self.budget -= 1;
-                Some(s.event)
-            }
-            _ => None,
-        }
+        let s = self.calendar.pop_due(self.until)?;
+        self.now = s.time;
+        self.events_run += 1;
+        self.budget -= 1;
+        Some(s.event)
     }
 }
 
@@ -185,6 +180,11 @@ impl<M: Model> Simulation<M> {
     /// Runs until the model requests a stop or no events remain.
     pub fn run_to_end(&mut self) -> StopReason {
         self.run_batch(SimTime::NEVER, u64::MAX)
+    }
+
+    /// Runs at most `budget` events (stopping early at a model's stop request).
+    pub fn run_events(&mut self, budget: u64) -> StopReason {
+        self.run_batch(SimTime::NEVER, budget)
     }
 
     /// Runs exactly one event (if any) and returns its time.

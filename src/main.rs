@@ -1,0 +1,34 @@
+//! `twin`: the Twinworks command line. Argument parsing, progress and output formats only;
+//! all domain logic lives in the library crates.
+
+mod run_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Twinworks: a digital twin of a factory.
+#[derive(Parser)]
+#[command(name = "twin", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a plant file and print its KPIs.
+    Run(run_cmd::RunArgs),
+}
+
+/// Exit code for invalid input files or arguments.
+pub const EXIT_INPUT: u8 = 2;
+/// Exit code for a run that failed.
+pub const EXIT_RUN: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run_cmd::run(args),
+    }
+}

@@ -1,0 +1,252 @@
+//! Errors in input files: where (file, line, column, key), what, and the nearest valid name.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term;
+
+/// One problem found in an input file.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    /// The file it is in.
+    pub file: PathBuf,
+    /// The file's text (shared by all diagnostics of one file).
+    pub source: Arc<str>,
+    /// Byte range of the offending text.
+    pub span: Range<usize>,
+    /// What is wrong, lowercase, naming the thing (`station 'Lathe': capacity must be >= 1, got 0`).
+    pub message: String,
+    /// A suggestion, such as `did you mean 'Lathe_2'?`.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// 1-based line and column of the start of the span.
+    pub fn line_col(&self) -> (usize, usize) {
+        line_col(&self.source, self.span.start)
+    }
+
+    /// `file:line:column: message` on one line (for logs and tests).
+    pub fn short(&self) -> String {
+        let (l, c) = self.line_col();
+        let mut s = format!("{}:{l}:{c}: {}", self.file.display(), self.message);
+        if let Some(h) = &self.help {
+            s.push_str("; ");
+            s.push_str(h);
+        }
+        s
+    }
+
+    /// The diagnostic with the source line and a caret under the offending text.
+    pub fn render(&self) -> String {
+        let (l, c) = self.line_col();
+        let file = SimpleFile::new(self.file.display().to_string(), &*self.source);
+        let start = self.span.start.min(self.source.len());
+        let end = self.span.end.clamp(start, self.source.len());
+        let mut d = CsDiagnostic::error()
+            .with_message(format!("{}:{l}:{c}: {}", self.file.display(), self.message))
+            .with_labels(vec![Label::primary((), start..end)]);
+        if let Some(h) = &self.help {
+            d = d.with_notes(vec![format!("help: {h}")]);
+        }
+        term::emit_into_string(&term::Config::default(), &file, &d).unwrap_or_else(|_| self.short())
+    }
+}
+
+/// All the problems found in one load (validation goes on after the first, so that a user fixes
+/// several at once).
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    /// The file was read and has problems.
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn render_all(ds: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in ds {
+        out.push_str(&d.render());
+    }
+    let n = ds.len();
+    out.push_str(&format!("{n} error{} in input", if n == 1 { "" } else { "s" }));
+    out
+}
+
+impl LoadError {
+    /// The diagnostics (empty for an I/O error).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            LoadError::Io { .. } => &[],
+            LoadError::Invalid(d) => d,
+        }
+    }
+
+    /// One line per problem: `file:line:col: message; help`.
+    pub fn short(&self) -> String {
+        match self {
+            LoadError::Io { .. } => self.to_string(),
+            LoadError::Invalid(ds) => ds.iter().map(Diagnostic::short).collect::<Vec<_>>().join("\n"),
+        }
+    }
+}
+
+/// Collects diagnostics for one file.
+#[derive(Debug)]
+pub struct Reporter {
+    file: PathBuf,
+    source: Arc<str>,
+    found: Vec<Diagnostic>,
+}
+
+impl Reporter {
+    /// A reporter for `file` whose text is `source`.
+    pub fn new(file: &Path, source: &str) -> Reporter {
+        Reporter {
+            file: file.to_path_buf(),
+            source: Arc::from(source),
+            found: Vec::new(),
+        }
+    }
+
+    /// Records a problem at `span`.
+    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.push(span, message.into(), None);
+    }
+
+    /// Records a problem with a suggestion.
+    pub fn error_help(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
+        self.push(span, message.into(), help);
+    }
+
+    fn push(&mut self, span: Range<usize>, message: String, help: Option<String>) {
+        self.found.push(Diagnostic {
+            file: self.file.clone(),
+            source: self.source.clone(),
+            span,
+            message,
+            help,
+        });
+    }
+
+    /// Records "unknown {what} '{name}' {context}" with the nearest of `valid` as help.
+    pub fn unknown<'a>(
+        &mut self,
+        span: Range<usize>,
+        what: &str,
+        name: &str,
+        context: &str,
+        valid: impl IntoIterator<Item = &'a str>,
+    ) {
+        let valid: Vec<&str> = valid.into_iter().collect();
+        let help = match nearest_name(name, valid.iter().copied()) {
+            Some(n) => Some(format!("did you mean '{n}'?")),
+            None if valid.is_empty() => Some(format!("no {what} is defined")),
+            None => Some(format!("valid names: {}", list(&valid))),
+        };
+        let ctx = if context.is_empty() { String::new() } else { format!(" {context}") };
+        self.push(span, format!("unknown {what} '{name}'{ctx}"), help);
+    }
+
+    /// Whether any problem was recorded.
+    pub fn has_errors(&self) -> bool {
+        !self.found.is_empty()
+    }
+
+    /// `Ok(value)` if nothing was recorded, else all the problems.
+    pub fn finish<T>(self, value: T) -> Result<T, LoadError> {
+        if self.found.is_empty() {
+            Ok(value)
+        } else {
+            Err(LoadError::Invalid(self.found))
+        }
+    }
+
+    /// The recorded problems so far, as an error.
+    pub fn into_error(self) -> LoadError {
+        LoadError::Invalid(self.found)
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    const MAX: usize = 12;
+    let mut s: Vec<String> = names.iter().take(MAX).map(|n| format!("'{n}'")).collect();
+    if names.len() > MAX {
+        s.push(format!("and {} more", names.len() - MAX));
+    }
+    s.join(", ")
+}
+
+/// 1-based (line, column) of byte offset `pos` in `text`; the column counts characters.
+pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(text.len());
+    let before = &text[..text.floor_char_boundary(pos)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Levenshtein edit distance, case-insensitive.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let sub = prev[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The valid name closest to `name`, if it is close enough to be a plausible typo
+/// (distance at most a third of the length, and at least 2 allowed).
+pub fn nearest_name<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    valid
+        .into_iter()
+        .map(|v| (edit_distance(name, v), v))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_name_finds_typos() {
+        assert_eq!(nearest_name("Lathe2", ["Lathe_2", "Mill", "Saw"]), Some("Lathe_2"));
+        assert_eq!(nearest_name("capcity", ["name", "capacity"]), Some("capacity"));
+        assert_eq!(nearest_name("Grinder", ["Lathe_2", "Mill"]), None);
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        let t = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 6), (2, 1));
+        assert_eq!(line_col(t, 8), (2, 3));
+    }
+
+    #[test]
+    fn render_names_file_line_and_column() {
+        let mut r = Reporter::new(Path::new("plant.toml"), "x = 1\ncapacity = -2\n");
+        r.error(17..19, "station 'Lathe': capacity must be >= 1, got -2");
+        let e = r.into_error();
+        let text = e.to_string();
+        assert!(text.contains("plant.toml:2:12"), "{text}");
+        assert!(text.contains("capacity must be >= 1"), "{text}");
+    }
+}

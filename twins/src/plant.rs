@@ -1,0 +1,302 @@
+//! The validated plant model: what a plant file means, with names resolved to indices.
+//!
+//! Every reference in a `PlantModel` is valid by construction (checked in
+//! [`crate::plant_file`]); the simulation, the APS and the studies read this type, never the raw
+//! file. Times are [`SimTime`] offsets from the run start (or from the calendar start).
+
+use twinworks_engine::{Distribution, SimTime};
+
+use crate::clock::{CalendarStart, ShiftCalendar};
+
+/// Index of a station in [`PlantModel::stations`].
+pub type StationId = usize;
+/// Index of a buffer in [`PlantModel::buffers`].
+pub type BufferId = usize;
+/// Index of a product in [`PlantModel::products`].
+pub type ProductId = usize;
+/// Index of a product family in [`PlantModel::families`].
+pub type FamilyId = usize;
+/// Index of a sink in [`PlantModel::sinks`].
+pub type SinkId = usize;
+
+/// A whole plant: equipment, products, calendars, orders and run settings.
+#[derive(Clone, Debug)]
+pub struct PlantModel {
+    /// The plant's display name.
+    pub name: String,
+    /// Where time 0 is on the wall calendar, if the file says.
+    pub start: Option<CalendarStart>,
+    /// Run settings from the file's `[run]` (the CLI may override them).
+    pub run: RunSettings,
+    /// Stations (machines, work centres) with parallel servers.
+    pub stations: Vec<Station>,
+    /// Buffers, including the implicit unbounded queue of each station without `input`.
+    pub buffers: Vec<Buffer>,
+    /// Sources of parts.
+    pub sources: Vec<Source>,
+    /// Sinks where finished parts leave.
+    pub sinks: Vec<Sink>,
+    /// Products and their routings.
+    pub products: Vec<Product>,
+    /// Product family names (for sequence-dependent setups).
+    pub families: Vec<String>,
+    /// Shift calendars.
+    pub shift_calendars: Vec<ShiftCalendar>,
+    /// Customer or production orders.
+    pub orders: Vec<Order>,
+}
+
+/// How long a run lasts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Horizon {
+    /// Until this simulated time (measured from the start, warm-up included).
+    Time(SimTime),
+    /// Until this many parts have left through sinks after the warm-up.
+    Parts(u64),
+}
+
+/// How long the warm-up lasts (statistics are reset at its end).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Warmup {
+    /// No warm-up.
+    None,
+    /// Until this simulated time.
+    Time(SimTime),
+    /// Until this many parts have left through sinks.
+    Parts(u64),
+}
+
+/// The `[run]` section.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunSettings {
+    /// Length of each replication.
+    pub horizon: Horizon,
+    /// Warm-up of each replication.
+    pub warmup: Warmup,
+    /// Number of independent replications.
+    pub replications: u32,
+    /// Base seed; replication r uses `replication_seed(seed, r)`.
+    pub seed: u64,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            horizon: Horizon::Time(SimTime::from_hours(24.0)),
+            warmup: Warmup::None,
+            replications: 1,
+            seed: 1,
+        }
+    }
+}
+
+/// Energy draw of a station per state [kW] (per server).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EnergyKw {
+    /// Processing [kW].
+    pub busy: f64,
+    /// Setting up [kW].
+    pub setup: f64,
+    /// Idle, waiting for parts [kW].
+    pub idle: f64,
+    /// Holding a finished part it cannot pass on [kW].
+    pub blocked: f64,
+    /// Broken down or under repair [kW].
+    pub down: f64,
+    /// Outside its shifts [kW].
+    pub off_shift: f64,
+}
+
+/// On what clock the time to failure runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureBasis {
+    /// Calendar time: the failure clock runs in every state except down (including idle,
+    /// blocked and off-shift). Availability = MTBF / (MTBF + MTTR).
+    Calendar,
+    /// Busy time: the failure clock runs only while processing (not during setup, idle,
+    /// blocked or off-shift).
+    Busy,
+    /// Operation count: the machine fails after a drawn number of completed operations.
+    Operations,
+}
+
+/// Breakdowns of each server of a station.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failures {
+    /// Which clock the time (or count) to failure runs on.
+    pub basis: FailureBasis,
+    /// Time between failures [s] (or operations between failures, for `Operations`).
+    pub between: Distribution,
+    /// Time to repair [s].
+    pub repair: Distribution,
+}
+
+/// Sequence-dependent setups by product family.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Setups {
+    /// Setup when the family changes and no matrix entry applies (`None`: no setup).
+    pub default: Option<Distribution>,
+    /// `(from, to, time)`: setup from family `from` to family `to`.
+    pub matrix: Vec<(FamilyId, FamilyId, Distribution)>,
+    /// Setup before the first part a server ever processes (`None`: no initial setup).
+    pub initial: Option<Distribution>,
+}
+
+impl Setups {
+    /// The setup time distribution when a server last processed `from` and now gets `to`.
+    pub fn between(&self, from: Option<FamilyId>, to: FamilyId) -> Option<&Distribution> {
+        match from {
+            None => self.initial.as_ref(),
+            Some(f) if f == to => None,
+            Some(f) => self
+                .matrix
+                .iter()
+                .find(|(a, b, _)| *a == f && *b == to)
+                .map(|(_, _, d)| d)
+                .or(self.default.as_ref()),
+        }
+    }
+
+    /// Whether any setup can ever occur.
+    pub fn any(&self) -> bool {
+        self.default.is_some() || self.initial.is_some() || !self.matrix.is_empty()
+    }
+}
+
+/// A station: `capacity` identical parallel servers fed from one input buffer.
+#[derive(Clone, Debug)]
+pub struct Station {
+    /// Unique name (also the key of its random streams).
+    pub name: String,
+    /// Number of parallel servers (>= 1).
+    pub capacity: u32,
+    /// The buffer it takes parts from.
+    pub input: BufferId,
+    /// Default process time [s] when neither the routing step nor `process_times` gives one.
+    pub process_time: Option<Distribution>,
+    /// Process time per product [s], overriding the default.
+    pub process_times: Vec<(ProductId, Distribution)>,
+    /// Probability that an operation's part is scrapped.
+    pub scrap: f64,
+    /// Setups.
+    pub setups: Setups,
+    /// Breakdowns (per server), if any.
+    pub failures: Option<Failures>,
+    /// Energy draw per state and server [kW].
+    pub energy_kw: EnergyKw,
+    /// The shift calendar (index into `shift_calendars`); `None`: always on shift.
+    pub shift: Option<usize>,
+    /// Layout position for the viewer.
+    pub position: Option<(f64, f64)>,
+}
+
+/// A buffer (a queue with a capacity).
+#[derive(Clone, Debug)]
+pub struct Buffer {
+    /// Unique name.
+    pub name: String,
+    /// Most parts it holds; `None` = unbounded.
+    pub capacity: Option<u32>,
+    /// Whether the plant file declared it (false: a station's implicit input queue).
+    pub declared: bool,
+    /// Layout position for the viewer.
+    pub position: Option<(f64, f64)>,
+}
+
+/// What a source does.
+#[derive(Clone, Debug)]
+pub enum SourceKind {
+    /// Parts arrive one at a time with random interarrival times [s].
+    Arrivals {
+        interarrival: Distribution,
+        /// Products with weights (one entry: always that product).
+        mix: Vec<(ProductId, f64)>,
+        /// Stop after this many parts.
+        limit: Option<u64>,
+    },
+    /// The first station of the product's routing is never starved: a part is there whenever
+    /// the station can take one.
+    Infinite { product: ProductId },
+}
+
+/// A source of parts.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Unique name (also the key of its random stream).
+    pub name: String,
+    /// Arrival process.
+    pub kind: SourceKind,
+}
+
+/// A sink where parts leave the plant.
+#[derive(Clone, Debug)]
+pub struct Sink {
+    /// Unique name.
+    pub name: String,
+}
+
+/// One step of a routing.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Stations that can do this step (alternatives; at least one).
+    pub stations: Vec<StationId>,
+    /// Process time [s] of this step; `None`: the station's own time for the product.
+    pub time: Option<Distribution>,
+}
+
+/// A product and its routing.
+#[derive(Clone, Debug)]
+pub struct Product {
+    /// Unique name.
+    pub name: String,
+    /// Its setup family.
+    pub family: FamilyId,
+    /// Steps in order.
+    pub routing: Vec<Step>,
+    /// Where it leaves.
+    pub sink: SinkId,
+}
+
+/// A customer or production order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Order {
+    /// Order id.
+    pub id: String,
+    /// What to make.
+    pub product: ProductId,
+    /// How many units.
+    pub quantity: u32,
+    /// When it may start [s from run start].
+    pub release: SimTime,
+    /// When it is due [s from run start], if it has a due date.
+    pub due: Option<SimTime>,
+    /// Priority (higher is more important); also the weight of its tardiness.
+    pub priority: i32,
+}
+
+impl PlantModel {
+    /// The process time of `step` of `product` when done on `station`.
+    pub fn process_time(&self, product: ProductId, step: usize, station: StationId) -> &Distribution {
+        let p = &self.products[product];
+        if let Some(d) = &p.routing[step].time {
+            return d;
+        }
+        let st = &self.stations[station];
+        st.process_times
+            .iter()
+            .find(|(pid, _)| *pid == product)
+            .map(|(_, d)| d)
+            .or(st.process_time.as_ref())
+            .expect("validated: every step has a process time on every eligible station")
+    }
+
+    /// Index of the station called `name`.
+    pub fn station_id(&self, name: &str) -> Option<StationId> {
+        self.stations.iter().position(|s| s.name == name)
+    }
+
+    /// Index of the product called `name`.
+    pub fn product_id(&self, name: &str) -> Option<ProductId> {
+        self.products.iter().position(|p| p.name == name)
+    }
+}

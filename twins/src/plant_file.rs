@@ -1,0 +1,753 @@
+//! Reading plant files (TOML) into a validated [`PlantModel`].
+//!
+//! Parsing keeps the span of every name and value that validation may need to point at, so that
+//! every error names file, line, column and key, and unknown names come with the nearest valid
+//! one. Validation does not stop at the first problem: all are reported at once.
+//!
+//! The format is documented in `docs/plant-file.md`; `scenarios/samples/*.toml` are examples.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::{Spanned, Value};
+use twinworks_engine::{Distribution, SimTime};
+
+use crate::clock::{CalendarStart, DAY_NAMES, ShiftCalendar, parse_instant, parse_time_of_day};
+use crate::diagnostic::{LoadError, Reporter, nearest_name};
+use crate::dist_spec::{Quantity, parse_distribution};
+use crate::orders_csv::read_orders_csv;
+use crate::plant::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlant {
+    plant: Option<RawHeader>,
+    run: Option<RawRun>,
+    #[serde(default)]
+    station: Vec<RawStation>,
+    #[serde(default)]
+    buffer: Vec<RawBuffer>,
+    #[serde(default)]
+    source: Vec<RawSource>,
+    #[serde(default)]
+    sink: Vec<RawSink>,
+    #[serde(default)]
+    product: Vec<RawProduct>,
+    #[serde(default)]
+    shift_calendar: Vec<RawShiftCalendar>,
+    #[serde(default)]
+    order: Vec<RawOrder>,
+    orders_csv: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    name: Option<String>,
+    start: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    horizon: Option<Spanned<Value>>,
+    horizon_parts: Option<Spanned<i64>>,
+    warmup: Option<Spanned<Value>>,
+    warmup_parts: Option<Spanned<i64>>,
+    replications: Option<Spanned<i64>>,
+    seed: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStation {
+    name: Spanned<String>,
+    capacity: Option<Spanned<i64>>,
+    input: Option<Spanned<String>>,
+    process_time: Option<Spanned<Value>>,
+    process_times: Option<Spanned<toml::Table>>,
+    scrap: Option<Spanned<f64>>,
+    setup: Option<RawSetup>,
+    failures: Option<RawFailures>,
+    energy_kw: Option<RawEnergy>,
+    shift: Option<Spanned<String>>,
+    x: Option<f64>,
+    y: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSetup {
+    default: Option<Spanned<Value>>,
+    initial: Option<Spanned<Value>>,
+    #[serde(default)]
+    matrix: Vec<RawSetupEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSetupEntry {
+    from: Spanned<String>,
+    to: Spanned<String>,
+    time: Spanned<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFailures {
+    basis: Option<Spanned<String>>,
+    mtbf: Option<Spanned<Value>>,
+    ops_between: Option<Spanned<Value>>,
+    mttr: Spanned<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEnergy {
+    #[serde(default)]
+    busy: f64,
+    #[serde(default)]
+    setup: f64,
+    #[serde(default)]
+    idle: f64,
+    #[serde(default)]
+    blocked: f64,
+    #[serde(default)]
+    down: f64,
+    #[serde(default)]
+    off_shift: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuffer {
+    name: Spanned<String>,
+    capacity: Option<Spanned<i64>>,
+    x: Option<f64>,
+    y: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    kind: Option<Spanned<String>>,
+    product: Option<Spanned<String>>,
+    #[serde(default)]
+    mix: Vec<RawMix>,
+    interarrival: Option<Spanned<Value>>,
+    limit: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMix {
+    product: Spanned<String>,
+    weight: Spanned<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSink {
+    name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProduct {
+    name: Spanned<String>,
+    family: Option<String>,
+    routing: Spanned<Vec<RawStep>>,
+    sink: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    station: Spanned<Value>,
+    time: Option<Spanned<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShiftCalendar {
+    name: Spanned<String>,
+    days: Option<Vec<Spanned<String>>>,
+    shifts: Vec<RawShift>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShift {
+    start: Spanned<String>,
+    end: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOrder {
+    pub(crate) id: Spanned<String>,
+    pub(crate) product: Spanned<String>,
+    pub(crate) quantity: Spanned<i64>,
+    pub(crate) release: Option<Spanned<Value>>,
+    pub(crate) due: Option<Spanned<Value>>,
+    pub(crate) priority: Option<Spanned<i64>>,
+}
+
+/// Reads and validates the plant file at `path` (and the orders CSV it names, if any).
+pub fn load_plant(path: &Path) -> Result<PlantModel, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    parse_plant(&text, path)
+}
+
+/// Turns a toml deserialization error into a diagnostic, adding "did you mean" for unknown keys.
+fn toml_error(r: &mut Reporter, e: &toml::de::Error) {
+    let span = e.span().unwrap_or(0..0);
+    let msg = e.message().trim().to_string();
+    // serde's message: "unknown field `capcity`, expected one of `name`, `capacity`, ..."
+    let ticks: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+    if msg.starts_with("unknown field") && !ticks.is_empty() {
+        let key = ticks[0];
+        let valid = &ticks[1..];
+        let help = nearest_name(key, valid.iter().copied())
+            .map(|n| format!("did you mean '{n}'?"))
+            .or_else(|| Some(format!("valid keys here: {}", valid.join(", "))));
+        r.error_help(span, format!("unknown key '{key}'"), help);
+    } else {
+        r.error(span, msg);
+    }
+}
+
+fn as_str(v: &Value) -> Option<&str> {
+    v.as_str()
+}
+
+/// Parses the text of a plant file (`path` is used in messages and to find a named orders CSV).
+pub fn parse_plant(text: &str, path: &Path) -> Result<PlantModel, LoadError> {
+    let mut r = Reporter::new(path, text);
+    let raw: RawPlant = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            toml_error(&mut r, &e);
+            return Err(r.into_error());
+        }
+    };
+    let mut v = Validator { r, names: HashMap::new() };
+    let model = v.build(raw, path);
+    v.r.finish(()).map(|_| model.expect("a model is built whenever no error was reported"))
+}
+
+struct Validator {
+    r: Reporter,
+    /// Every defined name, to refuse duplicates across kinds (names key random streams).
+    names: HashMap<String, &'static str>,
+}
+
+impl Validator {
+    fn unique(&mut self, name: &Spanned<String>, kind: &'static str) {
+        if name.get_ref().trim().is_empty() {
+            self.r.error(name.span(), format!("{kind} name must not be empty"));
+        } else if let Some(prev) = self.names.insert(name.get_ref().clone(), kind) {
+            self.r.error(name.span(), format!("duplicate name '{}': already used by a {prev}", name.get_ref()));
+        }
+    }
+
+    fn dist(&mut self, v: &Spanned<Value>, q: Quantity, ctx: &str) -> Option<Distribution> {
+        match parse_distribution(v.get_ref(), q) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.r.error(v.span(), format!("{ctx}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn instant(&mut self, v: &Spanned<Value>, start: Option<&CalendarStart>, ctx: &str) -> Option<SimTime> {
+        let res = match v.get_ref() {
+            Value::String(s) => parse_instant(s, start),
+            Value::Integer(i) => Ok(SimTime::from_secs(*i as f64)),
+            Value::Float(f) => Ok(SimTime::from_secs(*f)),
+            other => Err(format!("expected a time such as \"36h\" or a date, got {}", other.type_str())),
+        };
+        match res {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.r.error(v.span(), format!("{ctx}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, v: &Spanned<i64>, min: i64, ctx: &str) -> Option<u64> {
+        let n = *v.get_ref();
+        if n < min {
+            self.r.error(v.span(), format!("{ctx} must be >= {min}, got {n}"));
+            return None;
+        }
+        Some(n as u64)
+    }
+
+    fn lookup<'a>(&mut self, name: &Spanned<String>, names: &'a [String], what: &str, ctx: &str) -> Option<usize> {
+        let pos = names.iter().position(|n| n == name.get_ref());
+        if pos.is_none() {
+            self.r.unknown(name.span(), what, name.get_ref(), ctx, names.iter().map(String::as_str));
+        }
+        pos
+    }
+
+    fn build(&mut self, raw: RawPlant, path: &Path) -> Option<PlantModel> {
+        let header = raw.plant.unwrap_or(RawHeader { name: None, start: None });
+        let start = header.start.as_ref().and_then(|s| match CalendarStart::parse(s.get_ref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.r.error(s.span(), format!("[plant] start: {e}"));
+                None
+            }
+        });
+        let week_offset = start.as_ref().map_or(0.0, |s| s.week_offset_s);
+
+        // Names first, so references can be resolved in any order.
+        for s in &raw.station {
+            self.unique(&s.name, "station");
+        }
+        for b in &raw.buffer {
+            self.unique(&b.name, "buffer");
+        }
+        for s in &raw.source {
+            self.unique(&s.name, "source");
+        }
+        for s in &raw.sink {
+            self.unique(&s.name, "sink");
+        }
+        for p in &raw.product {
+            self.unique(&p.name, "product");
+        }
+        for c in &raw.shift_calendar {
+            self.unique(&c.name, "shift calendar");
+        }
+        let station_names: Vec<String> = raw.station.iter().map(|s| s.name.get_ref().clone()).collect();
+        let product_names: Vec<String> = raw.product.iter().map(|p| p.name.get_ref().clone()).collect();
+        let mut sink_names: Vec<String> = raw.sink.iter().map(|s| s.name.get_ref().clone()).collect();
+        let calendar_names: Vec<String> = raw.shift_calendar.iter().map(|c| c.name.get_ref().clone()).collect();
+
+        // Families in order of first appearance (a product without one is its own family).
+        let mut families: Vec<String> = Vec::new();
+        let mut family_of = Vec::new();
+        for p in &raw.product {
+            let f = p.family.clone().unwrap_or_else(|| p.name.get_ref().clone());
+            let id = families.iter().position(|x| *x == f).unwrap_or_else(|| {
+                families.push(f);
+                families.len() - 1
+            });
+            family_of.push(id);
+        }
+
+        // Shift calendars.
+        let mut shift_calendars = Vec::new();
+        for c in &raw.shift_calendar {
+            let ctx = format!("shift calendar '{}'", c.name.get_ref());
+            let days: Vec<u32> = match &c.days {
+                None => (0..7).collect(),
+                Some(ds) => ds
+                    .iter()
+                    .filter_map(|d| {
+                        let lower = d.get_ref().to_lowercase();
+                        let pos = DAY_NAMES.iter().position(|n| lower.starts_with(n));
+                        if pos.is_none() {
+                            self.r.unknown(d.span(), "day", d.get_ref(), &format!("in {ctx}"), DAY_NAMES);
+                        }
+                        pos.map(|p| p as u32)
+                    })
+                    .collect(),
+            };
+            let mut shifts = Vec::new();
+            for s in &c.shifts {
+                let parse = |x: &Spanned<String>, r: &mut Reporter| match parse_time_of_day(x.get_ref()) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        r.error(x.span(), format!("{ctx}: {e}"));
+                        None
+                    }
+                };
+                if let (Some(a), Some(b)) = (parse(&s.start, &mut self.r), parse(&s.end, &mut self.r)) {
+                    shifts.push((a, b));
+                }
+            }
+            shift_calendars.push(ShiftCalendar::new(c.name.get_ref(), &shifts, &days, week_offset));
+        }
+
+        // Buffers: declared ones, then each station's implicit input queue.
+        let mut buffers: Vec<Buffer> = Vec::new();
+        for b in &raw.buffer {
+            let capacity = b.capacity.as_ref().and_then(|c| {
+                self.count(c, 0, &format!("buffer '{}': capacity", b.name.get_ref())).map(|n| n as u32)
+            });
+            buffers.push(Buffer { name: b.name.get_ref().clone(), capacity, declared: true, position: b.x.zip(b.y) });
+        }
+        let buffer_names: Vec<String> = buffers.iter().map(|b| b.name.clone()).collect();
+
+        // Stations.
+        let mut stations = Vec::new();
+        for s in &raw.station {
+            let name = s.name.get_ref().clone();
+            let ctx = format!("station '{name}'");
+            let capacity = match &s.capacity {
+                Some(c) => self.count(c, 1, &format!("{ctx}: capacity")).unwrap_or(1) as u32,
+                None => 1,
+            };
+            let input = match &s.input {
+                Some(b) => self.lookup(b, &buffer_names, "buffer", &format!("as input of {ctx}")).unwrap_or(0),
+                None => {
+                    buffers.push(Buffer { name: format!("{name}.queue"), capacity: None, declared: false, position: None });
+                    buffers.len() - 1
+                }
+            };
+            let process_time = s.process_time.as_ref().and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: process_time")));
+            let mut process_times = Vec::new();
+            if let Some(pt) = &s.process_times {
+                for (prod, d) in pt.get_ref() {
+                    let Some(pid) = product_names.iter().position(|p| p == prod) else {
+                        self.r.unknown(pt.span(), "product", prod, &format!("in process_times of {ctx}"), product_names.iter().map(String::as_str));
+                        continue;
+                    };
+                    match parse_distribution(d, Quantity::Time) {
+                        Ok(d) => process_times.push((pid, d)),
+                        Err(e) => self.r.error(pt.span(), format!("{ctx}: process_times.{prod}: {e}")),
+                    }
+                }
+            }
+            let scrap = match &s.scrap {
+                Some(x) if !(0.0..1.0).contains(x.get_ref()) => {
+                    self.r.error(x.span(), format!("{ctx}: scrap must be a probability in [0, 1), got {}", x.get_ref()));
+                    0.0
+                }
+                Some(x) => *x.get_ref(),
+                None => 0.0,
+            };
+            let mut setups = Setups::default();
+            if let Some(su) = &s.setup {
+                setups.default = su.default.as_ref().and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.default")));
+                setups.initial = su.initial.as_ref().and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.initial")));
+                for m in &su.matrix {
+                    let f = self.lookup(&m.from, &families, "product family", &format!("in setup matrix of {ctx}"));
+                    let t = self.lookup(&m.to, &families, "product family", &format!("in setup matrix of {ctx}"));
+                    let d = self.dist(&m.time, Quantity::Time, &format!("{ctx}: setup time"));
+                    if let (Some(f), Some(t), Some(d)) = (f, t, d) {
+                        setups.matrix.push((f, t, d));
+                    }
+                }
+            }
+            let failures = s.failures.as_ref().and_then(|f| self.failures(f, &ctx));
+            let energy_kw = s.energy_kw.as_ref().map(|e| EnergyKw {
+                busy: e.busy,
+                setup: e.setup,
+                idle: e.idle,
+                blocked: e.blocked,
+                down: e.down,
+                off_shift: e.off_shift,
+            });
+            if let Some(e) = &energy_kw {
+                let all = [e.busy, e.setup, e.idle, e.blocked, e.down, e.off_shift];
+                if all.iter().any(|x| !x.is_finite() || *x < 0.0) {
+                    self.r.error(s.name.span(), format!("{ctx}: energy_kw values must be >= 0"));
+                }
+            }
+            let shift = s.shift.as_ref().and_then(|c| self.lookup(c, &calendar_names, "shift calendar", &format!("for {ctx}")));
+            stations.push(Station {
+                name,
+                capacity,
+                input,
+                process_time,
+                process_times,
+                scrap,
+                setups,
+                failures,
+                energy_kw: energy_kw.unwrap_or_default(),
+                shift,
+                position: s.x.zip(s.y),
+            });
+        }
+
+        // Sinks (one implicit sink if none is declared).
+        let mut sinks: Vec<Sink> = raw.sink.iter().map(|s| Sink { name: s.name.get_ref().clone() }).collect();
+        if sinks.is_empty() {
+            sinks.push(Sink { name: "exit".into() });
+            sink_names.push("exit".into());
+        }
+
+        // Products and routings.
+        let mut products = Vec::new();
+        for (pi, p) in raw.product.iter().enumerate() {
+            let pname = p.name.get_ref().clone();
+            let mut routing = Vec::new();
+            if p.routing.get_ref().is_empty() {
+                self.r.error(p.routing.span(), format!("product '{pname}': routing needs at least one step"));
+            }
+            for (si, step) in p.routing.get_ref().iter().enumerate() {
+                let ctx = format!("in routing of product '{pname}' (step {})", si + 1);
+                let names: Vec<(String, std::ops::Range<usize>)> = match step.station.get_ref() {
+                    Value::String(s) => vec![(s.clone(), step.station.span())],
+                    Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.is_str()) => {
+                        a.iter().filter_map(as_str).map(|s| (s.to_string(), step.station.span())).collect()
+                    }
+                    _ => {
+                        self.r.error(step.station.span(), format!("{ctx}: station must be a name or a list of alternative names"));
+                        continue;
+                    }
+                };
+                let mut ids = Vec::new();
+                for (n, span) in names {
+                    match station_names.iter().position(|s| *s == n) {
+                        Some(id) => ids.push(id),
+                        None => self.r.unknown(span, "station", &n, &ctx, station_names.iter().map(String::as_str)),
+                    }
+                }
+                let time = step.time.as_ref().and_then(|t| self.dist(t, Quantity::Time, &format!("product '{pname}' step {}: time", si + 1)));
+                if time.is_none() && step.time.is_none() {
+                    for &id in &ids {
+                        let st: &Station = &stations[id];
+                        if st.process_time.is_none() && !st.process_times.iter().any(|(x, _)| *x == pi) {
+                            self.r.error_help(
+                                step.station.span(),
+                                format!("station '{}' has no process time for product '{pname}' (step {})", st.name, si + 1),
+                                Some("give `time` in the routing step, or `process_time` / `process_times` at the station".into()),
+                            );
+                        }
+                    }
+                }
+                routing.push(Step { stations: ids, time });
+            }
+            let sink = match &p.sink {
+                Some(s) => self.lookup(s, &sink_names, "sink", &format!("for product '{pname}'")).unwrap_or(0),
+                None => 0,
+            };
+            products.push(Product { name: pname, family: family_of[pi], routing, sink });
+        }
+
+        // Sources.
+        let mut sources = Vec::new();
+        for s in &raw.source {
+            let ctx = format!("source '{}'", s.name.get_ref());
+            let kind = s.kind.as_ref().map_or("arrivals", |k| k.get_ref().as_str());
+            let product = s.product.as_ref().and_then(|p| self.lookup(p, &product_names, "product", &format!("in {ctx}")));
+            match kind {
+                "infinite" => {
+                    let Some(product) = product else {
+                        if s.product.is_none() {
+                            self.r.error(s.name.span(), format!("{ctx}: an infinite source needs `product`"));
+                        }
+                        continue;
+                    };
+                    sources.push(Source { name: s.name.get_ref().clone(), kind: SourceKind::Infinite { product } });
+                }
+                "arrivals" => {
+                    let mut mix = Vec::new();
+                    if let Some(p) = product {
+                        mix.push((p, 1.0));
+                    }
+                    for m in &s.mix {
+                        if *m.weight.get_ref() < 0.0 || !m.weight.get_ref().is_finite() {
+                            self.r.error(m.weight.span(), format!("{ctx}: mix weight must be >= 0"));
+                        }
+                        if let Some(p) = self.lookup(&m.product, &product_names, "product", &format!("in mix of {ctx}")) {
+                            mix.push((p, *m.weight.get_ref()));
+                        }
+                    }
+                    if s.product.is_none() && s.mix.is_empty() {
+                        self.r.error(s.name.span(), format!("{ctx}: give `product` or `mix`"));
+                    }
+                    let Some(ia) = &s.interarrival else {
+                        self.r.error(s.name.span(), format!("{ctx}: an arrival source needs `interarrival`"));
+                        continue;
+                    };
+                    let interarrival = self.dist(ia, Quantity::Time, &format!("{ctx}: interarrival"));
+                    if matches!(interarrival, Some(Distribution::Constant { value }) if value <= 0.0) {
+                        self.r.error(ia.span(), format!("{ctx}: interarrival must be > 0"));
+                    }
+                    let limit = s.limit.as_ref().and_then(|l| self.count(l, 1, &format!("{ctx}: limit")));
+                    if let Some(interarrival) = interarrival {
+                        sources.push(Source { name: s.name.get_ref().clone(), kind: SourceKind::Arrivals { interarrival, mix, limit } });
+                    }
+                }
+                other => {
+                    let span = s.kind.as_ref().map(|k| k.span()).unwrap_or_default();
+                    self.r.unknown(span, "source kind", other, &format!("in {ctx}"), ["arrivals", "infinite"]);
+                }
+            }
+        }
+
+        // Orders: inline, then from the CSV the file names.
+        let mut orders = Vec::new();
+        for o in &raw.order {
+            if let Some(o) = self.order(o, &product_names, start.as_ref()) {
+                orders.push(o);
+            }
+        }
+        if let Some(csv) = &raw.orders_csv {
+            let csv_path = path.parent().unwrap_or(Path::new(".")).join(csv.get_ref());
+            match read_orders_csv(&csv_path, &product_names, start.as_ref()) {
+                Ok(mut more) => orders.append(&mut more),
+                Err(LoadError::Io { message, .. }) => {
+                    self.r.error(csv.span(), format!("orders_csv: cannot read {}: {message}", csv_path.display()))
+                }
+                Err(e) => self.r.error(csv.span(), format!("orders_csv: {}", e.short())),
+            }
+        }
+        let mut seen = HashMap::new();
+        for (i, o) in orders.iter().enumerate() {
+            if let Some(prev) = seen.insert(o.id.clone(), i) {
+                let span = raw.order.get(i).map(|r| r.id.span()).unwrap_or_default();
+                self.r.error(span, format!("duplicate order id '{}' (also order #{})", o.id, prev + 1));
+            }
+        }
+
+        let run = self.run(raw.run.as_ref());
+        if self.r.has_errors() {
+            return None;
+        }
+        Some(PlantModel {
+            name: header.name.unwrap_or_else(|| path.file_stem().map_or("plant".into(), |s| s.to_string_lossy().into_owned())),
+            start,
+            run,
+            stations,
+            buffers,
+            sources,
+            sinks,
+            products,
+            families,
+            shift_calendars,
+            orders,
+        })
+    }
+
+    fn failures(&mut self, f: &RawFailures, ctx: &str) -> Option<Failures> {
+        let basis = match f.basis.as_ref().map(|b| b.get_ref().as_str()) {
+            None | Some("calendar") => FailureBasis::Calendar,
+            Some("busy") => FailureBasis::Busy,
+            Some("operations") => FailureBasis::Operations,
+            Some(other) => {
+                let span = f.basis.as_ref().map(|b| b.span()).unwrap_or_default();
+                self.r.unknown(span, "failure basis", other, &format!("in {ctx}"), ["calendar", "busy", "operations"]);
+                return None;
+            }
+        };
+        let between = match (basis, &f.mtbf, &f.ops_between) {
+            (FailureBasis::Operations, _, Some(n)) => self.dist(n, Quantity::Count, &format!("{ctx}: failures.ops_between"))?,
+            (FailureBasis::Operations, _, None) => {
+                self.r.error(f.mttr.span(), format!("{ctx}: failures with basis \"operations\" need `ops_between`"));
+                return None;
+            }
+            (_, Some(m), _) => self.dist(m, Quantity::Time, &format!("{ctx}: failures.mtbf"))?,
+            (_, None, _) => {
+                self.r.error(f.mttr.span(), format!("{ctx}: failures need `mtbf` (time between failures)"));
+                return None;
+            }
+        };
+        if between.mean() <= 0.0 {
+            self.r.error(f.mttr.span(), format!("{ctx}: the time between failures must have a mean > 0"));
+            return None;
+        }
+        let repair = self.dist(&f.mttr, Quantity::Time, &format!("{ctx}: failures.mttr"))?;
+        Some(Failures { basis, between, repair })
+    }
+
+    fn order(&mut self, o: &RawOrder, products: &[String], start: Option<&CalendarStart>) -> Option<Order> {
+        let ctx = format!("order '{}'", o.id.get_ref());
+        let product = self.lookup(&o.product, products, "product", &format!("in {ctx}"));
+        let quantity = self.count(&o.quantity, 1, &format!("{ctx}: quantity"));
+        let release = match &o.release {
+            Some(r) => self.instant(r, start, &format!("{ctx}: release"))?,
+            None => SimTime::ZERO,
+        };
+        if release.secs() < 0.0 {
+            let span = o.release.as_ref().map(|r| r.span()).unwrap_or_default();
+            self.r.error(span, format!("{ctx}: release is before the start of the run"));
+        }
+        let due = match &o.due {
+            Some(d) => Some(self.instant(d, start, &format!("{ctx}: due"))?),
+            None => None,
+        };
+        Some(Order {
+            id: o.id.get_ref().clone(),
+            product: product?,
+            quantity: quantity? as u32,
+            release: release.max(SimTime::ZERO),
+            due,
+            priority: o.priority.as_ref().map_or(1, |p| *p.get_ref() as i32),
+        })
+    }
+
+    fn run(&mut self, run: Option<&RawRun>) -> RunSettings {
+        let mut s = RunSettings::default();
+        let Some(run) = run else { return s };
+        let time = |v: &Spanned<Value>, r: &mut Reporter, key: &str| -> Option<SimTime> {
+            let res = match v.get_ref() {
+                Value::String(t) => twinworks_engine::parse_duration(t).map_err(|e| e.to_string()),
+                Value::Integer(i) => Ok(SimTime::from_secs(*i as f64)),
+                Value::Float(f) => Ok(SimTime::from_secs(*f)),
+                other => Err(format!("expected a duration such as \"8h\", got {}", other.type_str())),
+            };
+            match res {
+                Ok(t) if t.secs() >= 0.0 => Some(t),
+                Ok(t) => {
+                    r.error(v.span(), format!("[run] {key} must be >= 0, got {t}"));
+                    None
+                }
+                Err(e) => {
+                    r.error(v.span(), format!("[run] {key}: {e}"));
+                    None
+                }
+            }
+        };
+        match (&run.horizon, &run.horizon_parts) {
+            (Some(_), Some(p)) => self.r.error(p.span(), "[run] give either horizon or horizon_parts, not both"),
+            (Some(h), None) => {
+                if let Some(t) = time(h, &mut self.r, "horizon") {
+                    if t.secs() <= 0.0 {
+                        self.r.error(h.span(), "[run] horizon must be > 0");
+                    }
+                    s.horizon = Horizon::Time(t);
+                }
+            }
+            (None, Some(p)) => {
+                if let Some(n) = self.count(p, 1, "[run] horizon_parts") {
+                    s.horizon = Horizon::Parts(n);
+                }
+            }
+            (None, None) => {}
+        }
+        match (&run.warmup, &run.warmup_parts) {
+            (Some(_), Some(p)) => self.r.error(p.span(), "[run] give either warmup or warmup_parts, not both"),
+            (Some(w), None) => {
+                if let Some(t) = time(w, &mut self.r, "warmup") {
+                    s.warmup = if t.secs() > 0.0 { Warmup::Time(t) } else { Warmup::None };
+                }
+            }
+            (None, Some(p)) => {
+                if let Some(n) = self.count(p, 0, "[run] warmup_parts") {
+                    s.warmup = if n > 0 { Warmup::Parts(n) } else { Warmup::None };
+                }
+            }
+            (None, None) => {}
+        }
+        if let (Horizon::Time(h), Warmup::Time(w)) = (s.horizon, s.warmup)
+            && w.secs() >= h.secs()
+        {
+            let span = run.warmup.as_ref().map(|w| w.span()).unwrap_or_default();
+            self.r.error(span, format!("[run] warmup ({w}) must be shorter than the horizon ({h})"));
+        }
+        if let Some(n) = &run.replications
+            && let Some(n) = self.count(n, 1, "[run] replications")
+        {
+            s.replications = n as u32;
+        }
+        if let Some(seed) = &run.seed {
+            s.seed = *seed.get_ref() as u64;
+        }
+        s
+    }
+}

@@ -1,0 +1,558 @@
+//! The plant on an ECS world: components holding all model state, the events, and building a
+//! runnable [`Twin`] from a [`PlantModel`].
+//!
+//! Hot-loop design (see `shared/ECS_HOT_LOOP.md`): each station, buffer, source and sink is an
+//! entity whose *hot* state is one fused component ([`StationHot`], [`BufferHot`], ...) holding
+//! its servers, queue, random streams and statistics. At the start of a batch the model borrows
+//! all of them once through a held `SystemState` and builds a slot cache — a `Vec<&mut T>`
+//! indexed by the element's index in the plant model — so a handler reaches any component in one
+//! `Vec` index (~1 ns) instead of a World lookup (~6 ns) or a `Query::get_mut` (~3 ns).
+//! The cache lives only for the batch; no structural change happens inside a batch.
+//!
+//! Parts are compact `Copy` records ([`Part`], 40 bytes), not entities: a part is moved between
+//! queues and servers millions of times per second in a statistical run, and spawning and
+//! despawning an entity per part would add two structural changes per part and invalidate the
+//! slot cache. Their genealogy (station, server, start, end, setup, order, blocked-until) is
+//! streamed to the trace as each interval ends when `--trace` asks for it, so memory stays
+//! bounded whatever the run length.
+
+mod handlers;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::system::SystemState;
+use twinworks_engine::{BatchMeans, Distribution, RngStream, SimTime, Simulation, StreamKey, Tally, TimeWeighted};
+
+use crate::plant::{FailureBasis, PlantModel, SourceKind};
+use crate::trace::TraceWriter;
+
+/// "No order" in [`Part::order`].
+pub const NO_ORDER: u32 = u32::MAX;
+
+/// A part in the plant: a compact record moved by value between queues and servers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Part {
+    /// Unique within a run, in order of creation.
+    pub id: u64,
+    /// When it entered the plant [s].
+    pub created: f64,
+    /// When it entered its current queue [s].
+    pub entered: f64,
+    /// Product index.
+    pub product: u16,
+    /// Index of the routing step it is at (or waiting for).
+    pub step: u16,
+    /// Order index, or [`NO_ORDER`].
+    pub order: u32,
+    /// Index of its current step in [`Compiled::steps`] (all products' steps in one table).
+    pub gstep: u32,
+}
+
+/// What a server is doing, apart from being down or off-shift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No part.
+    Idle,
+    /// Setting up for its part.
+    Setup,
+    /// Processing its part.
+    Busy,
+    /// Holding a finished part that it cannot pass on (blocking after service).
+    Blocked,
+}
+
+/// The states time is accounted in (utilization split, energy, OEE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateKind {
+    /// Processing.
+    Busy = 0,
+    /// Setting up.
+    Setup = 1,
+    /// Starved: on shift, up, and no part to work on.
+    Idle = 2,
+    /// Blocked by a full downstream buffer.
+    Blocked = 3,
+    /// Broken down or under repair.
+    Down = 4,
+    /// Outside its shifts.
+    OffShift = 5,
+}
+
+/// Number of [`StateKind`]s.
+pub const STATES: usize = 6;
+/// Names of the [`StateKind`]s, in index order.
+pub const STATE_NAMES: [&str; STATES] = ["busy", "setup", "idle", "blocked", "down", "off_shift"];
+
+/// One of a station's parallel servers.
+#[derive(Clone, Debug)]
+pub struct Server {
+    /// What it is doing.
+    pub phase: Phase,
+    /// The part it holds (in setup, busy or blocked).
+    pub part: Option<Part>,
+    /// Broken down.
+    pub down: bool,
+    /// Its setup or operation was interrupted (breakdown or end of shift) and will resume.
+    pub suspended: bool,
+    remaining: f64,
+    phase_end: f64,
+    phase_start: f64,
+    op_start: f64,
+    op_end: f64,
+    setup_s: f64,
+    token: u32,
+    fail_token: u32,
+    /// Busy basis: busy time left to failure [s]; operations basis: operations left.
+    to_failure: f64,
+    busy_since: f64,
+    down_since: f64,
+    /// Family of the last part it was set up for.
+    pub last_family: Option<u16>,
+    state: StateKind,
+    since: f64,
+    /// Time spent in each [`StateKind`] since the last statistics reset [s].
+    pub time_in: [f64; STATES],
+}
+
+impl Server {
+    fn new() -> Server {
+        Server {
+            phase: Phase::Idle,
+            part: None,
+            down: false,
+            suspended: false,
+            remaining: 0.0,
+            phase_end: 0.0,
+            phase_start: 0.0,
+            op_start: 0.0,
+            op_end: 0.0,
+            setup_s: 0.0,
+            token: 0,
+            fail_token: 0,
+            to_failure: 0.0,
+            busy_since: 0.0,
+            down_since: 0.0,
+            last_family: None,
+            state: StateKind::Idle,
+            since: 0.0,
+            time_in: [0.0; STATES],
+        }
+    }
+
+    /// The state time is currently accounted in.
+    pub fn state(&self) -> StateKind {
+        self.state
+    }
+
+    /// Time in each state up to `now`, including the current, still open, interval.
+    pub fn time_in_until(&self, now: f64) -> [f64; STATES] {
+        let mut t = self.time_in;
+        t[self.state as usize] += now - self.since;
+        t
+    }
+}
+
+/// Statistics of a station since the last reset.
+#[derive(Clone, Debug)]
+pub struct StationStats {
+    /// Operations completed (good and scrapped).
+    pub ops_done: u64,
+    /// Operations whose part was scrapped.
+    pub scrapped: u64,
+    /// Sum of the ideal (mean) process times of completed operations [s] (OEE performance).
+    pub ideal_s: f64,
+    /// Time parts waited in the input queue before starting here [s], as batch means (which
+    /// also give the overall mean and a confidence interval from one run).
+    pub wait: BatchMeans,
+    /// Parts that had to wait (> 0 s) before starting.
+    pub waited: u64,
+    /// Breakdowns.
+    pub failures: u64,
+}
+
+impl StationStats {
+    fn new() -> StationStats {
+        StationStats {
+            ops_done: 0,
+            scrapped: 0,
+            ideal_s: 0.0,
+            wait: BatchMeans::new(30),
+            waited: 0,
+            failures: 0,
+        }
+    }
+}
+
+/// A station's hot state: servers, random streams, statistics.
+#[derive(Component, Debug)]
+pub struct StationHot {
+    /// Index in [`PlantModel::stations`].
+    pub idx: u32,
+    /// Outside its shifts.
+    pub off_shift: bool,
+    /// The parallel servers.
+    pub servers: Vec<Server>,
+    rng_process: RngStream,
+    rng_setup: RngStream,
+    rng_scrap: RngStream,
+    rng_fail: RngStream,
+    rng_repair: RngStream,
+    /// Statistics since the last reset.
+    pub stats: StationStats,
+    off_since: f64,
+}
+
+/// A buffer's hot state: its queue and who waits for space in it.
+#[derive(Component, Debug)]
+pub struct BufferHot {
+    /// Index in [`PlantModel::buffers`].
+    pub idx: u32,
+    /// Parts waiting, in arrival order.
+    pub queue: VecDeque<Part>,
+    waiters: VecDeque<Waiter>,
+    /// Released order units waiting to enter (they do not count against the capacity).
+    pub backlog: VecDeque<Part>,
+    /// Number of parts in the queue over time.
+    pub level: TimeWeighted,
+    infinite: Option<u16>,
+}
+
+/// A source's hot state.
+#[derive(Component, Debug)]
+pub struct SourceHot {
+    /// Index in [`PlantModel::sources`].
+    pub idx: u32,
+    rng: RngStream,
+    rng_mix: RngStream,
+    /// Parts created.
+    pub created: u64,
+    blocked: Option<Part>,
+    token: u32,
+}
+
+/// A sink's hot state.
+#[derive(Component, Debug, Default)]
+pub struct SinkHot {
+    /// Index in [`PlantModel::sinks`].
+    pub idx: u32,
+    /// Good parts that left here since the last reset.
+    pub count: u64,
+}
+
+/// Progress of one order.
+#[derive(Clone, Debug, Default)]
+pub struct OrderProgress {
+    /// Units that left good.
+    pub good: u32,
+    /// Units scrapped.
+    pub scrapped: u32,
+    /// When its last unit left [s], once complete.
+    pub completed: Option<f64>,
+}
+
+/// Plant-wide statistics.
+#[derive(Resource, Debug)]
+pub struct PlantHot {
+    /// Parts in the plant over time (WIP).
+    pub wip: TimeWeighted,
+    /// Lead times (creation to sink) of good parts since the last reset [s].
+    pub lead: Tally,
+    /// Batch means of the lead times.
+    pub lead_batches: BatchMeans,
+    /// Good parts out since the last reset.
+    pub exits: u64,
+    /// Parts scrapped since the last reset.
+    pub scrapped: u64,
+    /// Parts created since the last reset.
+    pub created: u64,
+    next_id: u64,
+    /// Per order, in plant order (never reset: orders are a finite batch).
+    pub orders: Vec<OrderProgress>,
+    /// When statistics were last reset [s] (end of warm-up).
+    pub stats_since: f64,
+}
+
+/// Who waits for space in a buffer.
+#[derive(Clone, Copy, Debug)]
+enum Waiter {
+    Server { station: u32, server: u32, token: u32 },
+    Source { source: u32, token: u32 },
+}
+
+/// Events of the plant model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    /// Time 0: every idle server tries to start.
+    Start,
+    /// Next arrival at a source.
+    Arrival(u32),
+    /// An order is released.
+    Release(u32),
+    /// End of a setup or operation (station, server, token).
+    PhaseEnd(u32, u32, u32),
+    /// A breakdown (station, server, token).
+    Fail(u32, u32, u32),
+    /// End of a repair (station, server).
+    Repair(u32, u32),
+    /// A shift calendar changes between on and off shift.
+    Shift(u32),
+}
+
+/// A routing step, flattened for the hot loop.
+#[derive(Debug, Clone)]
+pub struct StepInfo {
+    /// The alternative stations.
+    pub alts: Vec<u32>,
+    /// The only station, when there is exactly one alternative (else `u32::MAX`).
+    pub single: u32,
+    /// Per alternative: (station, process time, its mean [s]).
+    pub times: Vec<(u32, Distribution, f64)>,
+    /// Whether this is the product's last step.
+    pub last: bool,
+}
+
+/// Immutable data derived from the plant model for the hot loop.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The plant.
+    pub plant: PlantModel,
+    /// Per buffer: the stations that take parts from it.
+    pub consumers: Vec<Vec<u32>>,
+    /// Per shift calendar: the stations on it.
+    pub calendar_stations: Vec<Vec<u32>>,
+    /// Per product and step: (station, process time, its mean) for each alternative.
+    pub step_times: Vec<Vec<Vec<(u32, Distribution, f64)>>>,
+    /// Per product: its family.
+    pub family: Vec<u16>,
+    /// Every product's steps, product after product.
+    pub steps: Vec<StepInfo>,
+    /// Per product: the index of its first step in `steps`.
+    pub step_base: Vec<u32>,
+    /// Per station: which optional behaviours it has (lets the hot path skip them).
+    pub flags: Vec<StationFlags>,
+}
+
+/// Which optional behaviours a station has.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StationFlags {
+    /// Failures on the busy-time clock.
+    pub busy_failures: bool,
+    /// Failures after a count of operations.
+    pub ops_failures: bool,
+    /// Any setup can occur.
+    pub setups: bool,
+}
+
+impl Compiled {
+    /// Derives the hot-loop tables from a validated plant.
+    pub fn new(plant: PlantModel) -> Compiled {
+        let mut consumers = vec![Vec::new(); plant.buffers.len()];
+        for (i, s) in plant.stations.iter().enumerate() {
+            consumers[s.input].push(i as u32);
+        }
+        let mut calendar_stations = vec![Vec::new(); plant.shift_calendars.len()];
+        for (i, s) in plant.stations.iter().enumerate() {
+            if let Some(c) = s.shift {
+                calendar_stations[c].push(i as u32);
+            }
+        }
+        let step_times: Vec<Vec<Vec<(u32, Distribution, f64)>>> = plant
+            .products
+            .iter()
+            .enumerate()
+            .map(|(p, prod)| {
+                (0..prod.routing.len())
+                    .map(|k| {
+                        prod.routing[k]
+                            .stations
+                            .iter()
+                            .map(|&s| {
+                                let d = plant.process_time(p, k, s).clone();
+                                let m = d.mean();
+                                (s as u32, d, m)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let family = plant.products.iter().map(|p| p.family as u16).collect();
+        let mut steps = Vec::new();
+        let mut step_base = Vec::new();
+        for (p, prod) in plant.products.iter().enumerate() {
+            step_base.push(steps.len() as u32);
+            for (k, step) in prod.routing.iter().enumerate() {
+                let alts: Vec<u32> = step.stations.iter().map(|&x| x as u32).collect();
+                steps.push(StepInfo {
+                    single: if alts.len() == 1 { alts[0] } else { u32::MAX },
+                    alts,
+                    times: step_times[p][k].clone(),
+                    last: k + 1 == prod.routing.len(),
+                });
+            }
+        }
+        let flags = plant
+            .stations
+            .iter()
+            .map(|st| StationFlags {
+                busy_failures: st.failures.as_ref().is_some_and(|f| f.basis == FailureBasis::Busy),
+                ops_failures: st.failures.as_ref().is_some_and(|f| f.basis == FailureBasis::Operations),
+                setups: st.setups.any(),
+            })
+            .collect();
+        Compiled { plant, consumers, calendar_stations, step_times, family, steps, step_base, flags }
+    }
+}
+
+type HotState = SystemState<(
+    Query<'static, 'static, &'static mut StationHot>,
+    Query<'static, 'static, &'static mut BufferHot>,
+    Query<'static, 'static, &'static mut SourceHot>,
+    Query<'static, 'static, &'static mut SinkHot>,
+    ResMut<'static, PlantHot>,
+)>;
+
+/// The plant model driven by the kernel: handlers plus immutable configuration.
+pub struct PlantSim {
+    /// The compiled plant.
+    pub cfg: Arc<Compiled>,
+    state: HotState,
+    /// Where operation intervals are streamed, if a trace was asked for.
+    pub trace: Option<TraceWriter>,
+    /// Stop when this many good parts have left since the last reset.
+    pub stop_at_exits: Option<u64>,
+}
+
+/// A runnable twin of a plant.
+pub type Twin = Simulation<PlantSim>;
+
+/// Marks the entity of a station, buffer, source or sink with its name.
+#[derive(Component, Debug, Clone)]
+pub struct Name(pub String);
+
+/// Builds the world for `cfg` with random streams from `seed`, ready to run from time 0.
+pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
+    let plant = &cfg.plant;
+    let mut world = World::new();
+    let key = |name: &str, purpose: &'static str| RngStream::new(StreamKey { seed, name, purpose });
+    for (i, s) in plant.stations.iter().enumerate() {
+        let mut rng_fail = key(&s.name, "failure");
+        let mut servers: Vec<Server> = (0..s.capacity).map(|_| Server::new()).collect();
+        if let Some(f) = &s.failures
+            && f.basis != FailureBasis::Calendar
+        {
+            for srv in &mut servers {
+                srv.to_failure = draw_to_failure(&f.between, f.basis, &mut rng_fail);
+            }
+        }
+        world.spawn((
+            Name(s.name.clone()),
+            StationHot {
+                idx: i as u32,
+                off_shift: false,
+                servers,
+                rng_process: key(&s.name, "process"),
+                rng_setup: key(&s.name, "setup"),
+                rng_scrap: key(&s.name, "scrap"),
+                rng_fail,
+                rng_repair: key(&s.name, "repair"),
+                stats: StationStats::new(),
+                off_since: 0.0,
+            },
+        ));
+    }
+    let mut infinite = vec![None; plant.buffers.len()];
+    for s in &plant.sources {
+        if let SourceKind::Infinite { product } = s.kind {
+            for &st in &plant.products[product].routing[0].stations {
+                infinite[plant.stations[st].input] = Some(product as u16);
+            }
+        }
+    }
+    for (i, b) in plant.buffers.iter().enumerate() {
+        world.spawn((
+            Name(b.name.clone()),
+            BufferHot {
+                idx: i as u32,
+                queue: VecDeque::new(),
+                waiters: VecDeque::new(),
+                backlog: VecDeque::new(),
+                level: TimeWeighted::new(0.0, 0.0),
+                infinite: infinite[i],
+            },
+        ));
+    }
+    for (i, s) in plant.sources.iter().enumerate() {
+        world.spawn((
+            Name(s.name.clone()),
+            SourceHot {
+                idx: i as u32,
+                rng: key(&s.name, "interarrival"),
+                rng_mix: key(&s.name, "mix"),
+                created: 0,
+                blocked: None,
+                token: 0,
+            },
+        ));
+    }
+    for (i, s) in plant.sinks.iter().enumerate() {
+        world.spawn((Name(s.name.clone()), SinkHot { idx: i as u32, count: 0 }));
+    }
+    world.insert_resource(PlantHot {
+        wip: TimeWeighted::new(0.0, 0.0),
+        lead: Tally::with_quantiles(),
+        lead_batches: BatchMeans::new(30),
+        exits: 0,
+        scrapped: 0,
+        created: 0,
+        next_id: 0,
+        orders: vec![OrderProgress::default(); plant.orders.len()],
+        stats_since: 0.0,
+    });
+    let state: HotState = SystemState::new(&mut world);
+    let model = PlantSim { cfg: cfg.clone(), state, trace: None, stop_at_exits: None };
+    let mut twin = Simulation::new(world, model);
+    let k = twin.kernel_mut();
+    k.schedule_at(SimTime::ZERO, Event::Start);
+    for (i, o) in cfg.plant.orders.iter().enumerate() {
+        k.schedule_at(o.release, Event::Release(i as u32));
+    }
+    twin
+}
+
+fn draw_to_failure(d: &Distribution, basis: FailureBasis, rng: &mut RngStream) -> f64 {
+    let x = d.sample(rng);
+    match basis {
+        FailureBasis::Operations => x.round().max(1.0),
+        _ => x,
+    }
+}
+
+impl PlantSim {
+    /// Resets all statistics at time `now` (end of warm-up); model state is untouched.
+    pub fn reset_stats(world: &mut World, now: f64) {
+        for mut s in world.query::<&mut StationHot>().iter_mut(world) {
+            s.stats = StationStats::new();
+            for srv in &mut s.servers {
+                srv.time_in = [0.0; STATES];
+                srv.since = now;
+            }
+        }
+        for mut b in world.query::<&mut BufferHot>().iter_mut(world) {
+            b.level.reset(now);
+        }
+        for mut s in world.query::<&mut SinkHot>().iter_mut(world) {
+            s.count = 0;
+        }
+        let mut p = world.resource_mut::<PlantHot>();
+        p.wip.reset(now);
+        p.lead.reset();
+        p.lead_batches.reset();
+        p.exits = 0;
+        p.scrapped = 0;
+        p.created = 0;
+        p.stats_since = now;
+    }
+}

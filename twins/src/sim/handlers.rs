@@ -1,0 +1,724 @@
+//! Event handlers of the plant model, run inside one borrow of the world per batch.
+//!
+//! Semantics (documented for users in `docs/plant-file.md`):
+//! - Queues are FIFO; a station takes the first part in its input queue whose current routing
+//!   step lists it.
+//! - A finished part goes to the next step's station: straight onto an idle server if one is
+//!   free and its queue is empty, else into the alternative's input buffer with the fewest
+//!   parts that has space. If no buffer has space, the part stays on its server, which is
+//!   *blocked* (blocking after service) until space frees up; blocked servers and sources are
+//!   served in the order they blocked.
+//! - Breakdowns and the end of a shift interrupt a setup or an operation, which resumes where
+//!   it stopped (preempt-resume). A blocked part can still leave a broken or off-shift server.
+//! - Scrap is decided at the end of each operation; a scrapped part leaves the plant at once.
+
+use bevy_ecs::change_detection::Mut;
+use bevy_ecs::world::World;
+use twinworks_engine::{Kernel, Model, SimTime};
+
+use super::*;
+use crate::trace::{TraceKind, TraceRow};
+
+impl Model for PlantSim {
+    type Event = Event;
+
+    fn run_batch(&mut self, world: &mut World, kernel: &mut Kernel<Event>) {
+        let Ok((sq, bq, soq, siq, plant)) = self.state.get_mut(world) else {
+            return;
+        };
+        let cfg: &Compiled = &self.cfg;
+        let mut ctx = Ctx {
+            cfg,
+            now: kernel.now().secs(),
+            st: slots(sq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.stations.len()),
+            bu: slots(bq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.buffers.len()),
+            so: slots(soq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.sources.len()),
+            si: slots(siq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.sinks.len()),
+            plant: plant.into_inner(),
+            trace: self.trace.as_mut(),
+            kernel,
+            stop_at_exits: self.stop_at_exits,
+        };
+        while let Some(ev) = ctx.kernel.next_event() {
+            ctx.now = ctx.kernel.now().secs();
+            ctx.handle(ev);
+        }
+    }
+}
+
+/// The slot cache: components ordered by their index in the plant model.
+fn slots<'w, T>(items: impl Iterator<Item = (u32, &'w mut T)>, n: usize) -> Vec<&'w mut T> {
+    let mut v: Vec<Option<&'w mut T>> = (0..n).map(|_| None).collect();
+    for (i, c) in items {
+        v[i as usize] = Some(c);
+    }
+    v.into_iter().map(|c| c.expect("one component per model element")).collect()
+}
+
+struct Ctx<'w, 'k> {
+    cfg: &'w Compiled,
+    now: f64,
+    st: Vec<&'w mut StationHot>,
+    bu: Vec<&'w mut BufferHot>,
+    so: Vec<&'w mut SourceHot>,
+    si: Vec<&'w mut SinkHot>,
+    plant: &'w mut PlantHot,
+    trace: Option<&'w mut TraceWriter>,
+    kernel: &'k mut Kernel<Event>,
+    stop_at_exits: Option<u64>,
+}
+
+impl Ctx<'_, '_> {
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Start => self.on_start(),
+            Event::Arrival(src) => self.on_arrival(src as usize),
+            Event::Release(o) => self.on_release(o as usize),
+            Event::PhaseEnd(s, k, token) => self.on_phase_end(s as usize, k as usize, token),
+            Event::Fail(s, k, token) => {
+                if self.st[s as usize].servers[k as usize].fail_token == token && !self.st[s as usize].servers[k as usize].down {
+                    self.go_down(s as usize, k as usize);
+                }
+            }
+            Event::Repair(s, k) => self.on_repair(s as usize, k as usize),
+            Event::Shift(c) => self.on_shift(c as usize),
+        }
+    }
+
+    #[inline]
+    fn at(&mut self, t: f64, ev: Event) {
+        self.kernel.schedule_at(SimTime::from_secs(t), ev);
+    }
+
+    /// Moves server (s, k)'s time accounting to its current state.
+    #[inline]
+    fn account(&mut self, s: usize, k: usize) {
+        let off = self.st[s].off_shift;
+        let now = self.now;
+        let srv = &mut self.st[s].servers[k];
+        let new = if srv.down {
+            StateKind::Down
+        } else if off {
+            StateKind::OffShift
+        } else {
+            match srv.phase {
+                Phase::Idle => StateKind::Idle,
+                Phase::Setup => StateKind::Setup,
+                Phase::Busy => StateKind::Busy,
+                Phase::Blocked => StateKind::Blocked,
+            }
+        };
+        if new != srv.state {
+            srv.time_in[srv.state as usize] += now - srv.since;
+            srv.state = new;
+            srv.since = now;
+        }
+    }
+
+    #[inline]
+    fn row(&mut self, kind: TraceKind, s: usize, k: usize, part: Option<&Part>, start: f64, end: f64, blocked_until: f64) {
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.write(&TraceRow { kind, station: s, server: k, part: part.copied(), start, end, blocked_until });
+        }
+    }
+
+    fn on_start(&mut self) {
+        let plant = &self.cfg.plant;
+        for (i, src) in plant.sources.iter().enumerate() {
+            if let SourceKind::Arrivals { interarrival, .. } = &src.kind {
+                let dt = interarrival.sample(&mut self.so[i].rng);
+                self.at(self.now + dt, Event::Arrival(i as u32));
+            }
+        }
+        for (c, cal) in plant.shift_calendars.iter().enumerate() {
+            let on = cal.on_shift(SimTime::from_secs(self.now));
+            for &s in &self.cfg.calendar_stations[c] {
+                self.st[s as usize].off_shift = !on;
+                self.st[s as usize].off_since = self.now;
+                for k in 0..self.st[s as usize].servers.len() {
+                    self.account(s as usize, k);
+                }
+            }
+            if let Some(t) = cal.next_change(SimTime::from_secs(self.now)) {
+                self.at(t.secs(), Event::Shift(c as u32));
+            }
+        }
+        for (s, st) in plant.stations.iter().enumerate() {
+            if let Some(f) = &st.failures
+                && f.basis == FailureBasis::Calendar
+            {
+                for k in 0..st.capacity as usize {
+                    let ttf = f.between.sample(&mut self.st[s].rng_fail);
+                    let token = self.st[s].servers[k].fail_token;
+                    self.at(self.now + ttf, Event::Fail(s as u32, k as u32, token));
+                }
+            }
+        }
+        for s in 0..plant.stations.len() {
+            for k in 0..plant.stations[s].capacity as usize {
+                self.pull(s, k);
+            }
+        }
+    }
+
+    fn new_part(&mut self, product: u16, order: u32) -> Part {
+        let id = self.plant.next_id;
+        self.plant.next_id += 1;
+        self.plant.created += 1;
+        self.plant.wip.add(self.now, 1.0);
+        let gstep = self.cfg.step_base[product as usize];
+        Part { id, created: self.now, entered: self.now, product, step: 0, order, gstep }
+    }
+
+    #[inline]
+    fn eligible(&self, p: &Part, s: usize) -> bool {
+        let step = &self.cfg.steps[p.gstep as usize];
+        step.single == s as u32 || (step.single == u32::MAX && step.alts.contains(&(s as u32)))
+    }
+
+    #[inline]
+    fn idle_server(&self, s: usize) -> Option<usize> {
+        let st = &self.st[s];
+        if st.off_shift {
+            return None;
+        }
+        st.servers.iter().position(|v| v.phase == Phase::Idle && !v.down)
+    }
+
+    #[inline]
+    fn has_space(&self, b: usize) -> bool {
+        match self.cfg.plant.buffers[b].capacity {
+            None => true,
+            Some(c) => self.bu[b].queue.len() < c as usize,
+        }
+    }
+
+    #[inline]
+    fn push_queue(&mut self, b: usize, mut part: Part) {
+        part.entered = self.now;
+        let bu = &mut self.bu[b];
+        bu.queue.push_back(part);
+        let n = bu.queue.len() as f64;
+        bu.level.set(self.now, n);
+    }
+
+    /// Offers a part to buffer `b`: straight onto an idle eligible consumer, else into the queue
+    /// if there is space.
+    fn offer(&mut self, b: usize, part: Part) -> Result<(), Part> {
+        for i in 0..self.cfg.consumers[b].len() {
+            let s = self.cfg.consumers[b][i] as usize;
+            if self.eligible(&part, s)
+                && let Some(k) = self.idle_server(s)
+            {
+                let mut part = part;
+                part.entered = self.now;
+                self.start(s, k, part);
+                return Ok(());
+            }
+        }
+        if self.has_space(b) {
+            self.push_queue(b, part);
+            Ok(())
+        } else {
+            Err(part)
+        }
+    }
+
+    /// Places a part at its current step: an idle server of an alternative, else the
+    /// alternative buffer with the fewest parts that has space.
+    ///
+    /// Starting on an idle server never overtakes a queued part: an idle, available server
+    /// never coexists with a part in its input queue that it could take (it pulls whenever it
+    /// becomes idle or available, and `offer` hands new parts to idle consumers). The same
+    /// invariant means a part pushed to a queue here has no idle eligible consumer.
+    fn place(&mut self, part: Part) -> Result<(), Part> {
+        let alts = &self.cfg.steps[part.gstep as usize].alts;
+        for &s in alts {
+            let s = s as usize;
+            if let Some(k) = self.idle_server(s) {
+                let mut part = part;
+                part.entered = self.now;
+                self.start(s, k, part);
+                return Ok(());
+            }
+        }
+        let mut best: Option<usize> = None;
+        for &s in alts {
+            let b = self.cfg.plant.stations[s as usize].input;
+            if self.has_space(b) && best.is_none_or(|x| self.bu[b].queue.len() < self.bu[x].queue.len()) {
+                best = Some(b);
+            }
+        }
+        match best {
+            Some(b) => {
+                self.push_queue(b, part);
+                Ok(())
+            }
+            None => Err(part),
+        }
+    }
+
+    /// Registers a waiter in every alternative input buffer of the part's current step.
+    fn wait_for_space(&mut self, part: &Part, w: Waiter) {
+        let alts = &self.cfg.steps[part.gstep as usize].alts;
+        for (i, &s) in alts.iter().enumerate() {
+            let b = self.cfg.plant.stations[s as usize].input;
+            let dup = alts[..i].iter().any(|&x| self.cfg.plant.stations[x as usize].input == b);
+            if !dup {
+                self.bu[b].waiters.push_back(w);
+            }
+        }
+    }
+
+    fn start(&mut self, s: usize, k: usize, part: Part) {
+        let now = self.now;
+        let wait = now - part.entered;
+        let fam = self.cfg.family[part.product as usize];
+        let st = &mut *self.st[s];
+        st.stats.wait.record(wait);
+        if wait > 0.0 {
+            st.stats.waited += 1;
+        }
+        let srv = &mut st.servers[k];
+        srv.part = Some(part);
+        srv.setup_s = 0.0;
+        let setup = if self.cfg.flags[s].setups {
+            self.cfg.plant.stations[s].setups.between(srv.last_family.map(usize::from), fam as usize)
+        } else {
+            None
+        };
+        srv.last_family = Some(fam);
+        match setup {
+            Some(d) => {
+                let dur = d.sample(&mut st.rng_setup);
+                let srv = &mut st.servers[k];
+                srv.phase = Phase::Setup;
+                srv.phase_start = now;
+                srv.setup_s = dur;
+                srv.phase_end = now + dur;
+                srv.token = srv.token.wrapping_add(1);
+                let token = srv.token;
+                self.at(now + dur, Event::PhaseEnd(s as u32, k as u32, token));
+                self.account(s, k);
+            }
+            None => self.begin_processing(s, k),
+        }
+    }
+
+    fn begin_processing(&mut self, s: usize, k: usize) {
+        let now = self.now;
+        let st = &mut *self.st[s];
+        let part = st.servers[k].part.expect("processing needs a part");
+        let times = &self.cfg.steps[part.gstep as usize].times;
+        let (_, dist, _) = if times.len() == 1 {
+            &times[0]
+        } else {
+            times.iter().find(|(x, _, _)| *x as usize == s).expect("station is an alternative of the step")
+        };
+        let dur = dist.sample(&mut st.rng_process);
+        let srv = &mut st.servers[k];
+        srv.phase = Phase::Busy;
+        srv.op_start = now;
+        srv.phase_end = now + dur;
+        srv.token = srv.token.wrapping_add(1);
+        let token = srv.token;
+        self.at(now + dur, Event::PhaseEnd(s as u32, k as u32, token));
+        self.start_busy_clock(s, k);
+        self.account(s, k);
+    }
+
+    /// Busy-basis failures: the time to failure runs only while processing.
+    fn start_busy_clock(&mut self, s: usize, k: usize) {
+        if self.cfg.flags[s].busy_failures {
+            let srv = &mut self.st[s].servers[k];
+            srv.busy_since = self.now;
+            srv.fail_token = srv.fail_token.wrapping_add(1);
+            let (t, token) = (self.now + srv.to_failure.max(0.0), srv.fail_token);
+            self.at(t, Event::Fail(s as u32, k as u32, token));
+        }
+    }
+
+    fn stop_busy_clock(&mut self, s: usize, k: usize) {
+        if self.cfg.flags[s].busy_failures {
+            let srv = &mut self.st[s].servers[k];
+            srv.to_failure -= self.now - srv.busy_since;
+            srv.fail_token = srv.fail_token.wrapping_add(1);
+        }
+    }
+
+    fn on_phase_end(&mut self, s: usize, k: usize, token: u32) {
+        let srv = &self.st[s].servers[k];
+        if srv.token != token || srv.suspended {
+            return;
+        }
+        match srv.phase {
+            Phase::Setup => {
+                let (start, part) = (srv.phase_start, srv.part);
+                self.row(TraceKind::Setup, s, k, part.as_ref(), start, self.now, self.now);
+                self.begin_processing(s, k);
+            }
+            Phase::Busy => self.finish_operation(s, k),
+            Phase::Idle | Phase::Blocked => {}
+        }
+    }
+
+    fn finish_operation(&mut self, s: usize, k: usize) {
+        self.stop_busy_clock(s, k);
+        let station = &self.cfg.plant.stations[s];
+        let st = &mut *self.st[s];
+        let part = st.servers[k].part.expect("a finished operation has a part");
+        let mean = self.cfg.steps[part.gstep as usize]
+            .times
+            .iter()
+            .find(|(x, _, _)| *x as usize == s)
+            .map_or(0.0, |t| t.2);
+        st.stats.ops_done += 1;
+        st.stats.ideal_s += mean;
+        let scrapped = station.scrap > 0.0 && st.rng_scrap.chance(station.scrap);
+        let srv = &mut st.servers[k];
+        srv.op_end = self.now;
+        let mut fail_now = false;
+        if self.cfg.flags[s].ops_failures {
+            srv.to_failure -= 1.0;
+            fail_now = srv.to_failure <= 0.5;
+        }
+        if scrapped {
+            st.stats.scrapped += 1;
+            st.servers[k].part = None;
+            self.row(TraceKind::Operation, s, k, Some(&part), self.st[s].servers[k].op_start, self.now, self.now);
+            self.leave(part, true);
+            self.free(s, k);
+        } else {
+            self.move_out(s, k);
+        }
+        if fail_now {
+            let f = station.failures.as_ref().expect("checked above");
+            let st = &mut *self.st[s];
+            st.servers[k].to_failure = f.between.sample(&mut st.rng_fail).round().max(1.0);
+            self.go_down(s, k);
+        }
+        self.pull(s, k);
+    }
+
+    /// Passes server (s, k)'s finished part on, or blocks the server.
+    fn move_out(&mut self, s: usize, k: usize) {
+        let mut part = self.st[s].servers[k].part.expect("move_out needs a part");
+        let op_start = self.st[s].servers[k].op_start;
+        let op_end = self.st[s].servers[k].op_end;
+        if self.cfg.steps[part.gstep as usize].last {
+            self.st[s].servers[k].part = None;
+            self.row(TraceKind::Operation, s, k, Some(&part), op_start, op_end, self.now);
+            self.leave(part, false);
+            self.free(s, k);
+            return;
+        }
+        part.step += 1;
+        part.gstep += 1;
+        match self.place(part) {
+            Ok(()) => {
+                self.st[s].servers[k].part = None;
+                let mut traced = part;
+                traced.step -= 1;
+                traced.gstep -= 1;
+                self.row(TraceKind::Operation, s, k, Some(&traced), op_start, op_end, self.now);
+                self.free(s, k);
+            }
+            Err(part) => {
+                let srv = &mut self.st[s].servers[k];
+                srv.part = Some(part);
+                srv.phase = Phase::Blocked;
+                srv.token = srv.token.wrapping_add(1);
+                let w = Waiter::Server { station: s as u32, server: k as u32, token: srv.token };
+                self.wait_for_space(&part, w);
+                self.account(s, k);
+            }
+        }
+    }
+
+    /// Empties server (s, k). The caller must `pull` next, which books the time accounting
+    /// (skipping a zero-length idle interval when the server restarts at once).
+    fn free(&mut self, s: usize, k: usize) {
+        let srv = &mut self.st[s].servers[k];
+        srv.part = None;
+        srv.phase = Phase::Idle;
+        srv.token = srv.token.wrapping_add(1);
+    }
+
+    /// A part leaves the plant: good through its sink, or scrapped.
+    fn leave(&mut self, part: Part, scrapped: bool) {
+        let now = self.now;
+        self.plant.wip.add(now, -1.0);
+        if scrapped {
+            self.plant.scrapped += 1;
+        } else {
+            let sink = self.cfg.plant.products[part.product as usize].sink;
+            self.si[sink].count += 1;
+            self.plant.exits += 1;
+            let lead = now - part.created;
+            self.plant.lead.record(lead);
+            self.plant.lead_batches.record(lead);
+        }
+        if part.order != NO_ORDER {
+            let o = part.order as usize;
+            let qty = self.cfg.plant.orders[o].quantity;
+            let pr = &mut self.plant.orders[o];
+            if scrapped { pr.scrapped += 1 } else { pr.good += 1 }
+            if pr.good + pr.scrapped >= qty {
+                pr.completed = Some(now);
+            }
+        }
+        if let Some(n) = self.stop_at_exits
+            && self.plant.exits >= n
+        {
+            self.kernel.request_stop();
+        }
+    }
+
+    /// An idle, available server takes its next part.
+    fn pull(&mut self, s: usize, k: usize) {
+        {
+            let st = &self.st[s];
+            let srv = &st.servers[k];
+            if st.off_shift || srv.down || srv.phase != Phase::Idle {
+                self.account(s, k);
+                return;
+            }
+        }
+        let b = self.cfg.plant.stations[s].input;
+        let pos = {
+            let q = &self.bu[b].queue;
+            // Fast path: the head of the queue is for us (always so in a flow line).
+            if q.front().is_some_and(|p| self.eligible(p, s)) {
+                Some(0)
+            } else {
+                q.iter().position(|p| self.eligible(p, s))
+            }
+        };
+        if let Some(i) = pos {
+            let bu = &mut self.bu[b];
+            let part = if i == 0 { bu.queue.pop_front() } else { bu.queue.remove(i) }.expect("position is in range");
+            let n = bu.queue.len() as f64;
+            bu.level.set(self.now, n);
+            self.start(s, k, part);
+            self.space_freed(b);
+            return;
+        }
+        if let Some(i) = self.bu[b].backlog.iter().position(|p| self.eligible(p, s)) {
+            let part = self.bu[b].backlog.remove(i).expect("position is in range");
+            self.start(s, k, part);
+            return;
+        }
+        if let Some(prod) = self.bu[b].infinite
+            && self.cfg.steps[self.cfg.step_base[prod as usize] as usize].alts.contains(&(s as u32))
+        {
+            let part = self.new_part(prod, NO_ORDER);
+            self.start(s, k, part);
+            return;
+        }
+        self.account(s, k);
+    }
+
+    /// Space freed up in buffer `b`: wake blocked servers and sources in the order they blocked,
+    /// then move released order units in.
+    fn space_freed(&mut self, b: usize) {
+        while self.has_space(b) {
+            if let Some(w) = self.bu[b].waiters.pop_front() {
+                match w {
+                    Waiter::Server { station, server, token } => {
+                        let (s, k) = (station as usize, server as usize);
+                        let srv = &self.st[s].servers[k];
+                        if srv.phase != Phase::Blocked || srv.token != token {
+                            continue;
+                        }
+                        let part = srv.part.expect("a blocked server holds its part");
+                        let (op_start, op_end) = (srv.op_start, srv.op_end);
+                        if self.offer(b, part).is_err() {
+                            unreachable!("buffer has space");
+                        }
+                        let mut traced = part;
+                        traced.step -= 1;
+                        traced.gstep -= 1;
+                        self.row(TraceKind::Operation, s, k, Some(&traced), op_start, op_end, self.now);
+                        self.free(s, k);
+                        self.pull(s, k);
+                    }
+                    Waiter::Source { source, token } => {
+                        let src = source as usize;
+                        if self.so[src].token != token {
+                            continue;
+                        }
+                        let Some(part) = self.so[src].blocked.take() else { continue };
+                        self.so[src].token = self.so[src].token.wrapping_add(1);
+                        if self.offer(b, part).is_err() {
+                            unreachable!("buffer has space");
+                        }
+                        self.schedule_next_arrival(src);
+                    }
+                }
+            } else if let Some(part) = self.bu[b].backlog.pop_front() {
+                if let Err(part) = self.offer(b, part) {
+                    self.bu[b].backlog.push_front(part);
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn schedule_next_arrival(&mut self, src: usize) {
+        if let SourceKind::Arrivals { interarrival, limit, .. } = &self.cfg.plant.sources[src].kind {
+            if limit.is_some_and(|l| self.so[src].created >= l) {
+                return;
+            }
+            let dt = interarrival.sample(&mut self.so[src].rng);
+            self.at(self.now + dt, Event::Arrival(src as u32));
+        }
+    }
+
+    fn on_arrival(&mut self, src: usize) {
+        let SourceKind::Arrivals { mix, .. } = &self.cfg.plant.sources[src].kind else { return };
+        let product = if mix.len() == 1 {
+            mix[0].0
+        } else {
+            let total: f64 = mix.iter().map(|m| m.1).sum();
+            let mut u = self.so[src].rng_mix.uniform_open() * total;
+            let mut pick = mix[mix.len() - 1].0;
+            for &(p, w) in mix {
+                if u < w {
+                    pick = p;
+                    break;
+                }
+                u -= w;
+            }
+            pick
+        };
+        let part = self.new_part(product as u16, NO_ORDER);
+        self.so[src].created += 1;
+        match self.place(part) {
+            Ok(()) => self.schedule_next_arrival(src),
+            Err(part) => {
+                let so = &mut self.so[src];
+                so.blocked = Some(part);
+                so.token = so.token.wrapping_add(1);
+                let w = Waiter::Source { source: src as u32, token: so.token };
+                self.wait_for_space(&part, w);
+            }
+        }
+    }
+
+    fn on_release(&mut self, o: usize) {
+        let order = &self.cfg.plant.orders[o];
+        for _ in 0..order.quantity {
+            let part = self.new_part(order.product as u16, o as u32);
+            if let Err(part) = self.place(part) {
+                let s = self.cfg.plant.products[order.product].routing[0].stations[0];
+                let b = self.cfg.plant.stations[s].input;
+                self.bu[b].backlog.push_back(part);
+            }
+        }
+    }
+
+    fn suspend(&mut self, s: usize, k: usize) {
+        let srv = &self.st[s].servers[k];
+        if !matches!(srv.phase, Phase::Setup | Phase::Busy) || srv.suspended {
+            return;
+        }
+        if srv.phase == Phase::Busy {
+            self.stop_busy_clock(s, k);
+        }
+        let now = self.now;
+        let srv = &mut self.st[s].servers[k];
+        srv.remaining = srv.phase_end - now;
+        srv.suspended = true;
+        srv.token = srv.token.wrapping_add(1);
+    }
+
+    fn resume(&mut self, s: usize, k: usize) {
+        let now = self.now;
+        let srv = &mut self.st[s].servers[k];
+        if !srv.suspended {
+            return;
+        }
+        srv.suspended = false;
+        srv.phase_end = now + srv.remaining;
+        srv.token = srv.token.wrapping_add(1);
+        let (t, token, busy) = (srv.phase_end, srv.token, srv.phase == Phase::Busy);
+        self.at(t, Event::PhaseEnd(s as u32, k as u32, token));
+        if busy {
+            self.start_busy_clock(s, k);
+        }
+    }
+
+    fn go_down(&mut self, s: usize, k: usize) {
+        self.suspend(s, k);
+        let f = self.cfg.plant.stations[s].failures.as_ref().expect("only stations with failures go down");
+        let st = &mut *self.st[s];
+        st.stats.failures += 1;
+        let srv = &mut st.servers[k];
+        srv.down = true;
+        srv.down_since = self.now;
+        let ttr = f.repair.sample(&mut st.rng_repair);
+        self.at(self.now + ttr, Event::Repair(s as u32, k as u32));
+        self.account(s, k);
+    }
+
+    fn on_repair(&mut self, s: usize, k: usize) {
+        let f = self.cfg.plant.stations[s].failures.as_ref().expect("only stations with failures are repaired");
+        let since = self.st[s].servers[k].down_since;
+        self.row(TraceKind::Down, s, k, None, since, self.now, self.now);
+        let st = &mut *self.st[s];
+        let srv = &mut st.servers[k];
+        srv.down = false;
+        match f.basis {
+            FailureBasis::Calendar => {
+                let ttf = f.between.sample(&mut st.rng_fail);
+                srv.fail_token = srv.fail_token.wrapping_add(1);
+                let token = srv.fail_token;
+                self.at(self.now + ttf, Event::Fail(s as u32, k as u32, token));
+            }
+            FailureBasis::Busy => srv.to_failure = f.between.sample(&mut st.rng_fail),
+            FailureBasis::Operations => {}
+        }
+        self.account(s, k);
+        if !self.st[s].off_shift {
+            self.resume(s, k);
+            self.pull(s, k);
+        }
+    }
+
+    fn on_shift(&mut self, c: usize) {
+        let cal = &self.cfg.plant.shift_calendars[c];
+        let now = SimTime::from_secs(self.now);
+        let on = cal.on_shift(now);
+        for i in 0..self.cfg.calendar_stations[c].len() {
+            let s = self.cfg.calendar_stations[c][i] as usize;
+            if self.st[s].off_shift != on {
+                continue;
+            }
+            let n = self.st[s].servers.len();
+            if on {
+                let since = self.st[s].off_since;
+                self.st[s].off_shift = false;
+                for k in 0..n {
+                    self.row(TraceKind::OffShift, s, k, None, since, self.now, self.now);
+                    self.account(s, k);
+                    if !self.st[s].servers[k].down {
+                        self.resume(s, k);
+                        self.pull(s, k);
+                    }
+                }
+            } else {
+                self.st[s].off_shift = true;
+                self.st[s].off_since = self.now;
+                for k in 0..n {
+                    self.suspend(s, k);
+                    self.account(s, k);
+                }
+            }
+        }
+        if let Some(t) = cal.next_change(now) {
+            self.at(t.secs(), Event::Shift(c as u32));
+        }
+    }
+}
