@@ -52,7 +52,10 @@ enum Length {
 fn parse_length(text: &str, what: &str) -> Result<Length, String> {
     let t = text.trim();
     if let Some(n) = t.strip_suffix("parts").or_else(|| t.strip_suffix("part")) {
-        let n: u64 = n.trim().parse().map_err(|_| format!("--{what} '{text}': expected a whole number of parts, like 100000parts"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--{what} '{text}': expected a whole number of parts, like 100000parts"))?;
         return Ok(Length::Parts(n));
     }
     let d = parse_duration(t).map_err(|e| format!("--{what} '{text}': {e}"))?;
@@ -145,7 +148,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             "summary": summary,
             "runs": reports,
         });
-        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+        serde_json::to_writer_pretty(&mut out, &doc)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out))
     } else {
         write!(out, "{}", table(&plant.name, &reports, &summary))
     };
@@ -181,11 +186,19 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_message(format!("{reps} replication{}", if reps == 1 { "" } else { "s" }));
-        Progress { bar, started: Instant::now(), shown: AtomicBool::new(false), fractions: Mutex::new(vec![0.0; reps]) }
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: AtomicBool::new(false),
+            fractions: Mutex::new(vec![0.0; reps]),
+        }
     }
 
     fn update(&self, rep: usize, fraction: f64) {
-        if !self.shown.load(Ordering::Relaxed) && self.started.elapsed() > Duration::from_secs(1) && std::io::stderr().is_terminal() {
+        if !self.shown.load(Ordering::Relaxed)
+            && self.started.elapsed() > Duration::from_secs(1)
+            && std::io::stderr().is_terminal()
+        {
             self.shown.store(true, Ordering::Relaxed);
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
@@ -227,7 +240,11 @@ fn table(name: &str, reports: &[RunReport], summary: &[KpiStat]) -> String {
         "replications: {n}   observed: {:.1} h per replication (from t = {:.1} h){}",
         (r0.end_s - r0.observed_from_s) / 3600.0,
         r0.observed_from_s / 3600.0,
-        if n > 1 { "   figures: mean ± 95% CI half-width" } else { "" }
+        if n > 1 {
+            "   figures: mean ± 95% CI half-width"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(s);
     let rows = [
@@ -260,7 +277,19 @@ fn table(name: &str, reports: &[RunReport], summary: &[KpiStat]) -> String {
     let _ = writeln!(
         s,
         "  {:<14} {:>9} {:>6} {:>6} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>9}",
-        "station", "parts/h", "busy%", "setup%", "idle%", "blocked%", "down%", "off%", "avail", "perf", "qual", "OEE", "kWh"
+        "station",
+        "parts/h",
+        "busy%",
+        "setup%",
+        "idle%",
+        "blocked%",
+        "down%",
+        "off%",
+        "avail",
+        "perf",
+        "qual",
+        "OEE",
+        "kWh"
     );
     for st in &r0.stations {
         let m = |k: &str| stat(summary, &format!("stations.{}.{k}", st.name)).map_or(0.0, |x| x.mean);
@@ -283,11 +312,18 @@ fn table(name: &str, reports: &[RunReport], summary: &[KpiStat]) -> String {
         );
     }
     if n > 1 {
-        let _ = writeln!(s, "\n  station figures are means over replications; --json gives every KPI with its CI");
+        let _ = writeln!(
+            s,
+            "\n  station figures are means over replications; --json gives every KPI with its CI"
+        );
     }
     s
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
 }

@@ -68,10 +68,7 @@ impl<E> Calendar<E> {
     /// the ordering of the whole calendar, so it is refused loudly rather than mis-ordered.
     pub fn schedule(&mut self, time: SimTime, event: E) -> u64 {
         let t = time.secs();
-        assert!(
-            t.is_finite() && t >= 0.0,
-            "event scheduled at invalid time {t}"
-        );
+        assert!(t.is_finite() && t >= 0.0, "event scheduled at invalid time {t}");
         // -0.0 has the sign bit set and would sort after everything; normalise it.
         let time = SimTime::from_secs(t + 0.0);
         let seq = self.next_seq;
@@ -111,7 +108,11 @@ impl<E> Calendar<E> {
     #[inline]
     pub fn pop_due(&mut self, limit: SimTime) -> Option<Scheduled<E>> {
         let &k = self.keys.first()?;
-        if time_of(k).secs() <= limit.secs() { self.pop() } else { None }
+        if time_of(k).secs() <= limit.secs() {
+            self.pop()
+        } else {
+            None
+        }
     }
 
     /// Drops every pending event (sequence numbers keep counting up).

@@ -56,7 +56,7 @@ pub use time::{DurationError, SimTime, parse_duration};
 /// The types most users of the kernel need.
 pub mod prelude {
     pub use crate::{
-        BatchMeans, Calendar, Distribution, Interval, Kernel, Model, RngStream, Simulation,
-        SimTime, StopReason, StreamKey, Tally, TimeWeighted, parse_duration,
+        BatchMeans, Calendar, Distribution, Interval, Kernel, Model, RngStream, SimTime, Simulation, StopReason,
+        StreamKey, Tally, TimeWeighted, parse_duration,
     };
 }

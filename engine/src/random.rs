@@ -331,7 +331,11 @@ fn sorted_cdf(values: &[f64], weights: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let mut acc = 0.0;
     for (i, p) in pairs.iter().enumerate() {
         if i > 0 {
-            acc += if total > 0.0 { p.1 / total } else { 1.0 / (pairs.len() - 1) as f64 };
+            acc += if total > 0.0 {
+                p.1 / total
+            } else {
+                1.0 / (pairs.len() - 1) as f64
+            };
         }
         cdf.push(acc);
     }
@@ -394,15 +398,16 @@ fn std_normal_pdf(x: f64) -> f64 {
 pub fn std_normal_cdf(x: f64) -> f64 {
     let z = x.abs() / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 { 1.0 - 0.5 * r } else { 0.5 * r }
 }
 
@@ -435,10 +440,7 @@ mod tests {
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert_ne!(a1, c);
-        assert_ne!(
-            RngStream::new(key(1, "ab", "c")),
-            RngStream::new(key(1, "a", "bc"))
-        );
+        assert_ne!(RngStream::new(key(1, "ab", "c")), RngStream::new(key(1, "a", "bc")));
     }
 
     /// Sample means and variances of 200k draws against the closed forms, within 5 standard
@@ -447,14 +449,34 @@ mod tests {
     fn sample_moments_match_closed_forms() {
         let cases: Vec<(Distribution, f64)> = vec![
             (Distribution::Uniform { min: 2.0, max: 6.0 }, 16.0 / 12.0),
-            (Distribution::Triangular { min: 1.0, mode: 2.0, max: 6.0 }, (1.0 + 4.0 + 36.0 - 2.0 - 6.0 - 12.0) / 18.0),
+            (
+                Distribution::Triangular {
+                    min: 1.0,
+                    mode: 2.0,
+                    max: 6.0,
+                },
+                (1.0 + 4.0 + 36.0 - 2.0 - 6.0 - 12.0) / 18.0,
+            ),
             (Distribution::Exponential { mean: 3.0 }, 9.0),
             (Distribution::Lognormal { mean: 55.0, sd: 8.0 }, 64.0),
             (Distribution::Gamma { shape: 3.0, scale: 2.0 }, 12.0),
             (Distribution::Gamma { shape: 0.5, scale: 2.0 }, 2.0),
-            (Distribution::Weibull { shape: 1.5, scale: 10.0 }, 100.0 * (gamma_fn(1.0 + 2.0 / 1.5) - gamma_fn(1.0 + 1.0 / 1.5).powi(2))),
+            (
+                Distribution::Weibull {
+                    shape: 1.5,
+                    scale: 10.0,
+                },
+                100.0 * (gamma_fn(1.0 + 2.0 / 1.5) - gamma_fn(1.0 + 1.0 / 1.5).powi(2)),
+            ),
             (Distribution::Normal { mean: 10.0, sd: 2.0 }, 4.0),
-            (Distribution::Empirical { values: vec![1.0, 2.0, 4.0], weights: vec![1.0, 1.0, 2.0], continuous: false }, 1.6875 + 0.0),
+            (
+                Distribution::Empirical {
+                    values: vec![1.0, 2.0, 4.0],
+                    weights: vec![1.0, 1.0, 2.0],
+                    continuous: false,
+                },
+                1.6875 + 0.0,
+            ),
         ];
         for (d, var) in cases {
             d.validate().unwrap();
@@ -481,7 +503,11 @@ mod tests {
 
     #[test]
     fn continuous_empirical_interpolates() {
-        let d = Distribution::Empirical { values: vec![0.0, 10.0], weights: vec![1.0, 1.0], continuous: true };
+        let d = Distribution::Empirical {
+            values: vec![0.0, 10.0],
+            weights: vec![1.0, 1.0],
+            continuous: true,
+        };
         assert_eq!(d.mean(), 5.0);
         let mut r = RngStream::from_seed(1);
         let m = (0..100_000).map(|_| d.sample(&mut r)).sum::<f64>() / 100_000.0;

@@ -151,7 +151,11 @@ impl Tally {
     /// Forgets all observations (keeps whether quantiles are tracked).
     pub fn reset(&mut self) {
         let keep_hist = self.hist.is_some();
-        *self = if keep_hist { Tally::with_quantiles() } else { Tally::new() };
+        *self = if keep_hist {
+            Tally::with_quantiles()
+        } else {
+            Tally::new()
+        };
     }
 
     /// Number of observations.
@@ -160,7 +164,11 @@ impl Tally {
     }
     /// Sample mean (0 with no observations).
     pub fn mean(&self) -> f64 {
-        if self.n == 0 { 0.0 } else { self.shift + self.sum / self.n as f64 }
+        if self.n == 0 {
+            0.0
+        } else {
+            self.shift + self.sum / self.n as f64
+        }
     }
     /// Sample variance (n − 1 denominator; 0 with fewer than 2 observations).
     pub fn variance(&self) -> f64 {
@@ -320,7 +328,11 @@ impl BatchMeans {
     /// Mean of all observations (including a partial last batch; 0 with none).
     pub fn mean(&self) -> f64 {
         let n = self.count();
-        if n == 0 { 0.0 } else { (self.total_sum + self.current_sum) / n as f64 }
+        if n == 0 {
+            0.0
+        } else {
+            (self.total_sum + self.current_sum) / n as f64
+        }
     }
 
     /// Records one observation.
@@ -429,8 +441,7 @@ pub fn student_t_quantile(p: f64, df: u32) -> f64 {
             z + (z3 + z) / (4.0 * n)
                 + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * n * n)
                 + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * n.powi(3))
-                + (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z)
-                    / (92_160.0 * n.powi(4))
+                + (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / (92_160.0 * n.powi(4))
         }
     }
 }
@@ -489,7 +500,16 @@ mod tests {
     #[test]
     fn t_quantiles_match_tables() {
         // Published two-sided 95% critical values.
-        for (df, t) in [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (9, 2.262), (19, 2.093), (29, 2.045), (120, 1.980)] {
+        for (df, t) in [
+            (1, 12.706),
+            (2, 4.303),
+            (3, 3.182),
+            (4, 2.776),
+            (9, 2.262),
+            (19, 2.093),
+            (29, 2.045),
+            (120, 1.980),
+        ] {
             let q = student_t_quantile(0.975, df);
             assert!((q - t).abs() < 2e-3 * t.max(1.0), "df {df}: {q} vs {t}");
         }

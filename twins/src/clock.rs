@@ -50,7 +50,13 @@ pub fn parse_rfc3339(text: &str) -> Result<(f64, i32, f64, u32), String> {
     let bad = || format!("'{text}' is not an RFC 3339 timestamp like 2026-11-23T06:00:00+08:00");
     let t = text.trim();
     let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
     let num = |r: std::ops::Range<usize>| t.get(r).and_then(|s| s.parse::<i64>().ok()).ok_or_else(bad);
@@ -59,7 +65,9 @@ pub fn parse_rfc3339(text: &str) -> Result<(f64, i32, f64, u32), String> {
     let mut i = 19;
     let mut sec = num(17..19)? as f64;
     if b.get(i) == Some(&b'.') {
-        let frac_end = t[i + 1..].find(|c: char| !c.is_ascii_digit()).map_or(t.len(), |k| i + 1 + k);
+        let frac_end = t[i + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(t.len(), |k| i + 1 + k);
         sec += format!("0{}", &t[i..frac_end]).parse::<f64>().map_err(|_| bad())?;
         i = frac_end;
     }
@@ -133,7 +141,11 @@ pub fn parse_time_of_day(text: &str) -> Result<f64, String> {
     }
     let h: u32 = parts[0].parse().map_err(|_| bad())?;
     let m: u32 = parts[1].parse().map_err(|_| bad())?;
-    let s: u32 = if parts.len() == 3 { parts[2].parse().map_err(|_| bad())? } else { 0 };
+    let s: u32 = if parts.len() == 3 {
+        parts[2].parse().map_err(|_| bad())?
+    } else {
+        0
+    };
     if m > 59 || s > 59 || h > 24 || (h == 24 && (m > 0 || s > 0)) {
         return Err(bad());
     }
@@ -240,7 +252,12 @@ mod tests {
 
     #[test]
     fn two_shifts_on_weekdays() {
-        let cal = ShiftCalendar::new("2S", &[(6.0 * 3600.0, 14.0 * 3600.0), (14.0 * 3600.0, 22.0 * 3600.0)], &[0, 1, 2, 3, 4], 0.0);
+        let cal = ShiftCalendar::new(
+            "2S",
+            &[(6.0 * 3600.0, 14.0 * 3600.0), (14.0 * 3600.0, 22.0 * 3600.0)],
+            &[0, 1, 2, 3, 4],
+            0.0,
+        );
         assert_eq!(cal.week_intervals.len(), 5, "adjacent shifts merge");
         let h = |x: f64| SimTime::from_hours(x);
         assert!(!cal.on_shift(h(5.0)));

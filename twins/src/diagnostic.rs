@@ -150,7 +150,11 @@ impl Reporter {
             None if valid.is_empty() => Some(format!("no {what} is defined")),
             None => Some(format!("valid names: {}", list(&valid))),
         };
-        let ctx = if context.is_empty() { String::new() } else { format!(" {context}") };
+        let ctx = if context.is_empty() {
+            String::new()
+        } else {
+            format!(" {context}")
+        };
         self.push(span, format!("unknown {what} '{name}'{ctx}"), help);
     }
 

@@ -48,7 +48,15 @@ fn number(v: &Value, q: Quantity, key: &str) -> Result<f64, String> {
         (Value::Integer(i), _) => Ok(*i as f64),
         (Value::Float(f), _) => Ok(*f),
         (Value::String(s), Quantity::Time) => parse_duration(s).map(|t| t.secs()).map_err(|e| format!("{key}: {e}")),
-        (other, _) => Err(format!("{key} must be a number{}, got {}", if q == Quantity::Time { " or a duration like \"90s\"" } else { "" }, other.type_str())),
+        (other, _) => Err(format!(
+            "{key} must be a number{}, got {}",
+            if q == Quantity::Time {
+                " or a duration like \"90s\""
+            } else {
+                ""
+            },
+            other.type_str()
+        )),
     }
 }
 
@@ -57,7 +65,10 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
     let d = match v {
         Value::Table(t) => {
             let Some(kind) = t.get("dist") else {
-                return Err("a distribution table needs `dist = \"...\"` (e.g. { dist = \"exponential\", mean = \"90s\" })".into());
+                return Err(
+                    "a distribution table needs `dist = \"...\"` (e.g. { dist = \"exponential\", mean = \"90s\" })"
+                        .into(),
+                );
             };
             let Value::String(kind) = kind else {
                 return Err("`dist` must be a string".into());
@@ -65,7 +76,12 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
             let Some((_, allowed)) = DISTS.iter().find(|(n, _)| n == kind) else {
                 let hint = nearest_name(kind, DISTS.iter().map(|(n, _)| *n))
                     .map(|n| format!("; did you mean '{n}'?"))
-                    .unwrap_or_else(|| format!("; use one of {}", DISTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")));
+                    .unwrap_or_else(|| {
+                        format!(
+                            "; use one of {}",
+                            DISTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        )
+                    });
                 return Err(format!("unknown distribution '{kind}'{hint}"));
             };
             for key in t.keys() {
@@ -80,8 +96,15 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
             let req = |k: &str| get(k)?.ok_or_else(|| format!("{kind} needs `{k}`"));
             match kind.as_str() {
                 "constant" => Distribution::Constant { value: req("value")? },
-                "uniform" => Distribution::Uniform { min: req("min")?, max: req("max")? },
-                "triangular" => Distribution::Triangular { min: req("min")?, mode: req("mode")?, max: req("max")? },
+                "uniform" => Distribution::Uniform {
+                    min: req("min")?,
+                    max: req("max")?,
+                },
+                "triangular" => Distribution::Triangular {
+                    min: req("min")?,
+                    mode: req("mode")?,
+                    max: req("max")?,
+                },
                 "exponential" => match (get("mean")?, t.get("rate")) {
                     (Some(m), None) => Distribution::Exponential { mean: m },
                     (None, Some(r)) => {
@@ -93,22 +116,38 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
                     }
                     _ => return Err("exponential needs exactly one of `mean` or `rate`".into()),
                 },
-                "normal" => Distribution::Normal { mean: req("mean")?, sd: req("sd")? },
-                "lognormal" => Distribution::Lognormal { mean: req("mean")?, sd: req("sd")? },
+                "normal" => Distribution::Normal {
+                    mean: req("mean")?,
+                    sd: req("sd")?,
+                },
+                "lognormal" => Distribution::Lognormal {
+                    mean: req("mean")?,
+                    sd: req("sd")?,
+                },
                 "gamma" => {
                     let (mean, sd) = (get("mean")?, get("sd")?);
-                    let shape = t.get("shape").map(|x| number(x, Quantity::Count, "shape")).transpose()?;
+                    let shape = t
+                        .get("shape")
+                        .map(|x| number(x, Quantity::Count, "shape"))
+                        .transpose()?;
                     let scale = get("scale")?;
                     match (mean, sd, shape, scale) {
                         (Some(m), Some(s), None, None) => {
                             if m <= 0.0 || s <= 0.0 {
                                 return Err(format!("gamma needs mean > 0 and sd > 0, got {m} and {s}"));
                             }
-                            Distribution::Gamma { shape: (m / s).powi(2), scale: s * s / m }
+                            Distribution::Gamma {
+                                shape: (m / s).powi(2),
+                                scale: s * s / m,
+                            }
                         }
                         (Some(m), None, Some(k), None) => Distribution::Gamma { shape: k, scale: m / k },
                         (None, None, Some(k), Some(th)) => Distribution::Gamma { shape: k, scale: th },
-                        _ => return Err("gamma needs `mean` and `sd`, or `shape` and `mean`, or `shape` and `scale`".into()),
+                        _ => {
+                            return Err(
+                                "gamma needs `mean` and `sd`, or `shape` and `mean`, or `shape` and `scale`".into(),
+                            );
+                        }
                     }
                 }
                 "erlang" => {
@@ -120,17 +159,27 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
                         return Err(format!("erlang `k` must be >= 1, got {k}"));
                     }
                     let m = req("mean")?;
-                    Distribution::Gamma { shape: *k as f64, scale: m / *k as f64 }
+                    Distribution::Gamma {
+                        shape: *k as f64,
+                        scale: m / *k as f64,
+                    }
                 }
                 "weibull" => {
-                    let k = t.get("shape").map(|x| number(x, Quantity::Count, "shape")).transpose()?.ok_or("weibull needs `shape`")?;
+                    let k = t
+                        .get("shape")
+                        .map(|x| number(x, Quantity::Count, "shape"))
+                        .transpose()?
+                        .ok_or("weibull needs `shape`")?;
                     match (get("scale")?, get("mean")?) {
                         (Some(s), None) => Distribution::Weibull { shape: k, scale: s },
                         (None, Some(m)) => {
                             if k <= 0.0 {
                                 return Err(format!("shape must be > 0, got {k}"));
                             }
-                            Distribution::Weibull { shape: k, scale: m / gamma_fn(1.0 + 1.0 / k) }
+                            Distribution::Weibull {
+                                shape: k,
+                                scale: m / gamma_fn(1.0 + 1.0 / k),
+                            }
                         }
                         _ => return Err("weibull needs `shape` and exactly one of `scale` or `mean`".into()),
                     }
@@ -139,7 +188,11 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
                     let list = |k: &str, qq: Quantity| -> Result<Option<Vec<f64>>, String> {
                         match t.get(k) {
                             None => Ok(None),
-                            Some(Value::Array(a)) => a.iter().map(|x| number(x, qq, k)).collect::<Result<Vec<_>, _>>().map(Some),
+                            Some(Value::Array(a)) => a
+                                .iter()
+                                .map(|x| number(x, qq, k))
+                                .collect::<Result<Vec<_>, _>>()
+                                .map(Some),
                             Some(_) => Err(format!("`{k}` must be a list")),
                         }
                     };
@@ -150,12 +203,18 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
                         Some(Value::Boolean(b)) => *b,
                         Some(_) => return Err("`continuous` must be true or false".into()),
                     };
-                    Distribution::Empirical { values, weights, continuous }
+                    Distribution::Empirical {
+                        values,
+                        weights,
+                        continuous,
+                    }
                 }
                 _ => unreachable!("kind checked against DISTS"),
             }
         }
-        other => Distribution::Constant { value: number(other, q, "value")? },
+        other => Distribution::Constant {
+            value: number(other, q, "value")?,
+        },
     };
     d.validate().map_err(|e| {
         let name = match v {
@@ -178,15 +237,27 @@ mod tests {
 
     #[test]
     fn named_parameters_with_units() {
-        assert_eq!(parse(r#"{ dist = "exponential", mean = "1.5min" }"#).unwrap(), Distribution::Exponential { mean: 90.0 });
-        assert_eq!(parse(r#"{ dist = "exponential", rate = 0.5 }"#).unwrap(), Distribution::Exponential { mean: 2.0 });
+        assert_eq!(
+            parse(r#"{ dist = "exponential", mean = "1.5min" }"#).unwrap(),
+            Distribution::Exponential { mean: 90.0 }
+        );
+        assert_eq!(
+            parse(r#"{ dist = "exponential", rate = 0.5 }"#).unwrap(),
+            Distribution::Exponential { mean: 2.0 }
+        );
         assert_eq!(parse(r#""90s""#).unwrap(), Distribution::Constant { value: 90.0 });
         let ln = parse(r#"{ dist = "lognormal", mean = "55s", sd = "8s" }"#).unwrap();
         assert!((ln.mean() - 55.0).abs() < 1e-12);
         let g = parse(r#"{ dist = "gamma", mean = 10, sd = 5 }"#).unwrap();
         assert!((g.mean() - 10.0).abs() < 1e-12);
         let e = parse(r#"{ dist = "erlang", k = 3, mean = "30s" }"#).unwrap();
-        assert_eq!(e, Distribution::Gamma { shape: 3.0, scale: 10.0 });
+        assert_eq!(
+            e,
+            Distribution::Gamma {
+                shape: 3.0,
+                scale: 10.0
+            }
+        );
         let w = parse(r#"{ dist = "weibull", shape = 2.0, mean = "1h" }"#).unwrap();
         assert!((w.mean() - 3600.0).abs() < 1e-6);
     }

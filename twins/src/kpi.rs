@@ -180,7 +180,9 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
         let total = m.capacity as f64 * span;
         let sh = |i: usize| ratio(t[i], total);
         let e = &m.energy_kw;
-        let energy_kwh = (t[0] * e.busy + t[1] * e.setup + t[2] * e.idle + t[3] * e.blocked + t[4] * e.down + t[5] * e.off_shift) / 3600.0;
+        let energy_kwh =
+            (t[0] * e.busy + t[1] * e.setup + t[2] * e.idle + t[3] * e.blocked + t[4] * e.down + t[5] * e.off_shift)
+                / 3600.0;
         energy_total += energy_kwh;
         let planned = total - t[5];
         let run_time = planned - t[4] - t[1];
@@ -195,7 +197,14 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
             capacity: m.capacity,
             operations: s.ops_done,
             throughput_per_h: ratio(good as f64 * 3600.0, span),
-            utilization: StateShares { busy: sh(0), setup: sh(1), idle: sh(2), blocked: sh(3), down: sh(4), off_shift: sh(5) },
+            utilization: StateShares {
+                busy: sh(0),
+                setup: sh(1),
+                idle: sh(2),
+                blocked: sh(3),
+                down: sh(4),
+                off_shift: sh(5),
+            },
             availability,
             performance,
             quality,
@@ -217,7 +226,15 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
     }
     let p = world.resource::<PlantHot>();
     let orders = (!plant_model.orders.is_empty()).then(|| {
-        let mut k = OrderKpis { orders: plant_model.orders.len() as u64, completed: 0, on_time: 0, mean_tardiness_s: 0.0, max_tardiness_s: 0.0, weighted_tardiness_s: 0.0, open_past_due: 0 };
+        let mut k = OrderKpis {
+            orders: plant_model.orders.len() as u64,
+            completed: 0,
+            on_time: 0,
+            mean_tardiness_s: 0.0,
+            max_tardiness_s: 0.0,
+            weighted_tardiness_s: 0.0,
+            open_past_due: 0,
+        };
         let mut tard_sum = 0.0;
         for (o, pr) in plant_model.orders.iter().zip(&p.orders) {
             match pr.completed {
@@ -298,7 +315,11 @@ pub fn summarize(reports: &[RunReport]) -> Vec<KpiStat> {
         .into_iter()
         .map(|(kpi, xs)| {
             let i = Interval::from_samples(&xs, 0.95).unwrap_or_default();
-            KpiStat { kpi, mean: i.mean, ci95: i.half_width }
+            KpiStat {
+                kpi,
+                mean: i.mean,
+                ci95: i.half_width,
+            }
         })
         .collect()
 }
@@ -316,7 +337,10 @@ fn flatten(v: &serde_json::Value, prefix: String, out: &mut Vec<(String, f64)>) 
         }
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                let key = x.get("name").and_then(Value::as_str).map_or_else(|| i.to_string(), str::to_string);
+                let key = x
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| i.to_string(), str::to_string);
                 flatten(x, format!("{prefix}.{key}"), out);
             }
         }

@@ -43,33 +43,60 @@ fn fields(line: &str) -> Vec<(usize, String)> {
 }
 
 /// Reads orders from `path`; product names are resolved against `products`.
-pub fn read_orders_csv(path: &Path, products: &[String], start: Option<&CalendarStart>) -> Result<Vec<Order>, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+pub fn read_orders_csv(
+    path: &Path,
+    products: &[String],
+    start: Option<&CalendarStart>,
+) -> Result<Vec<Order>, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     parse_orders_csv(&text, path, products, start)
 }
 
 /// Parses the text of an orders CSV (`path` is used in messages).
-pub fn parse_orders_csv(text: &str, path: &Path, products: &[String], start: Option<&CalendarStart>) -> Result<Vec<Order>, LoadError> {
+pub fn parse_orders_csv(
+    text: &str,
+    path: &Path,
+    products: &[String],
+    start: Option<&CalendarStart>,
+) -> Result<Vec<Order>, LoadError> {
     let mut r = Reporter::new(path, text);
     let mut lines = text.split_inclusive('\n').scan(0usize, |off, l| {
         let here = *off;
         *off += l.len();
         Some((here, l.trim_end_matches(['\n', '\r'])))
     });
-    let Some((hoff, header)) = lines.by_ref().find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#')) else {
-        r.error(0..0, "empty orders file: expected a header line such as id,product,quantity,release,due,priority");
+    let Some((hoff, header)) = lines
+        .by_ref()
+        .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    else {
+        r.error(
+            0..0,
+            "empty orders file: expected a header line such as id,product,quantity,release,due,priority",
+        );
         return Err(r.into_error());
     };
     let mut col = [None; 6];
     for (i, (off, name)) in fields(header).into_iter().enumerate() {
         match COLUMNS.iter().position(|c| *c == name.to_lowercase()) {
             Some(k) => col[k] = Some(i),
-            None => r.unknown(hoff + off..hoff + off + name.len(), "column", &name, "in orders header", COLUMNS),
+            None => r.unknown(
+                hoff + off..hoff + off + name.len(),
+                "column",
+                &name,
+                "in orders header",
+                COLUMNS,
+            ),
         }
     }
     for (k, req) in COLUMNS.iter().enumerate().take(3) {
         if col[k].is_none() {
-            r.error(hoff..hoff + header.len(), format!("orders header lacks the required column '{req}'"));
+            r.error(
+                hoff..hoff + header.len(),
+                format!("orders header lacks the required column '{req}'"),
+            );
         }
     }
     if r.has_errors() {
@@ -84,17 +111,32 @@ pub fn parse_orders_csv(text: &str, path: &Path, products: &[String], start: Opt
         let get = |k: usize| col[k].and_then(|i| f.get(i)).map(|(o, s)| (loff + o, s.as_str()));
         let span = |(o, s): (usize, &str)| o..o + s.len().max(1);
         let (Some(id), Some(prod), Some(qty)) = (get(0), get(1), get(2)) else {
-            r.error(loff..loff + line.len(), format!("expected {} fields, got {}", col.iter().flatten().count(), f.len()));
+            r.error(
+                loff..loff + line.len(),
+                format!("expected {} fields, got {}", col.iter().flatten().count(), f.len()),
+            );
             continue;
         };
         let product = products.iter().position(|p| p == prod.1);
         if product.is_none() {
-            r.unknown(span(prod), "product", prod.1, &format!("in order '{}'", id.1), products.iter().map(String::as_str));
+            r.unknown(
+                span(prod),
+                "product",
+                prod.1,
+                &format!("in order '{}'", id.1),
+                products.iter().map(String::as_str),
+            );
         }
         let quantity = match qty.1.parse::<u32>() {
             Ok(q) if q >= 1 => Some(q),
             _ => {
-                r.error(span(qty), format!("order '{}': quantity must be a whole number >= 1, got '{}'", id.1, qty.1));
+                r.error(
+                    span(qty),
+                    format!(
+                        "order '{}': quantity must be a whole number >= 1, got '{}'",
+                        id.1, qty.1
+                    ),
+                );
                 None
             }
         };
@@ -118,12 +160,17 @@ pub fn parse_orders_csv(text: &str, path: &Path, products: &[String], start: Opt
             Some(v) => match v.1.parse::<i32>() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    r.error(span(v), format!("order '{}': priority must be a whole number, got '{}'", id.1, v.1));
+                    r.error(
+                        span(v),
+                        format!("order '{}': priority must be a whole number, got '{}'", id.1, v.1),
+                    );
                     None
                 }
             },
         };
-        if let (Some(product), Some(quantity), Some(release), Some(due), Some(priority)) = (product, quantity, release, due, priority) {
+        if let (Some(product), Some(quantity), Some(release), Some(due), Some(priority)) =
+            (product, quantity, release, due, priority)
+        {
             orders.push(Order {
                 id: id.1.to_string(),
                 product,
@@ -156,7 +203,10 @@ mod tests {
         let text = "id,product,quantity\nO-1,Shaft,5\nO-2,Shatf,x\n";
         let e = parse_orders_csv(text, Path::new("o.csv"), &["Shaft".into()], None).unwrap_err();
         let s = e.short();
-        assert!(s.contains("o.csv:3:5: unknown product 'Shatf'") && s.contains("did you mean 'Shaft'"), "{s}");
+        assert!(
+            s.contains("o.csv:3:5: unknown product 'Shatf'") && s.contains("did you mean 'Shaft'"),
+            "{s}"
+        );
         assert!(s.contains("o.csv:3:11: order 'O-2': quantity"), "{s}");
     }
 }

@@ -236,9 +236,13 @@ pub fn parse_plant(text: &str, path: &Path) -> Result<PlantModel, LoadError> {
             return Err(r.into_error());
         }
     };
-    let mut v = Validator { r, names: HashMap::new() };
+    let mut v = Validator {
+        r,
+        names: HashMap::new(),
+    };
     let model = v.build(raw, path);
-    v.r.finish(()).map(|_| model.expect("a model is built whenever no error was reported"))
+    v.r.finish(())
+        .map(|_| model.expect("a model is built whenever no error was reported"))
 }
 
 struct Validator {
@@ -252,7 +256,10 @@ impl Validator {
         if name.get_ref().trim().is_empty() {
             self.r.error(name.span(), format!("{kind} name must not be empty"));
         } else if let Some(prev) = self.names.insert(name.get_ref().clone(), kind) {
-            self.r.error(name.span(), format!("duplicate name '{}': already used by a {prev}", name.get_ref()));
+            self.r.error(
+                name.span(),
+                format!("duplicate name '{}': already used by a {prev}", name.get_ref()),
+            );
         }
     }
 
@@ -271,7 +278,10 @@ impl Validator {
             Value::String(s) => parse_instant(s, start),
             Value::Integer(i) => Ok(SimTime::from_secs(*i as f64)),
             Value::Float(f) => Ok(SimTime::from_secs(*f)),
-            other => Err(format!("expected a time such as \"36h\" or a date, got {}", other.type_str())),
+            other => Err(format!(
+                "expected a time such as \"36h\" or a date, got {}",
+                other.type_str()
+            )),
         };
         match res {
             Ok(t) => Some(t),
@@ -291,23 +301,30 @@ impl Validator {
         Some(n as u64)
     }
 
-    fn lookup<'a>(&mut self, name: &Spanned<String>, names: &'a [String], what: &str, ctx: &str) -> Option<usize> {
+    fn lookup(&mut self, name: &Spanned<String>, names: &[String], what: &str, ctx: &str) -> Option<usize> {
         let pos = names.iter().position(|n| n == name.get_ref());
         if pos.is_none() {
-            self.r.unknown(name.span(), what, name.get_ref(), ctx, names.iter().map(String::as_str));
+            self.r
+                .unknown(name.span(), what, name.get_ref(), ctx, names.iter().map(String::as_str));
         }
         pos
     }
 
     fn build(&mut self, raw: RawPlant, path: &Path) -> Option<PlantModel> {
-        let header = raw.plant.unwrap_or(RawHeader { name: None, start: None });
-        let start = header.start.as_ref().and_then(|s| match CalendarStart::parse(s.get_ref()) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                self.r.error(s.span(), format!("[plant] start: {e}"));
-                None
-            }
+        let header = raw.plant.unwrap_or(RawHeader {
+            name: None,
+            start: None,
         });
+        let start = header
+            .start
+            .as_ref()
+            .and_then(|s| match CalendarStart::parse(s.get_ref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    self.r.error(s.span(), format!("[plant] start: {e}"));
+                    None
+                }
+            });
         let week_offset = start.as_ref().map_or(0.0, |s| s.week_offset_s);
 
         // Names first, so references can be resolved in any order.
@@ -358,7 +375,8 @@ impl Validator {
                         let lower = d.get_ref().to_lowercase();
                         let pos = DAY_NAMES.iter().position(|n| lower.starts_with(n));
                         if pos.is_none() {
-                            self.r.unknown(d.span(), "day", d.get_ref(), &format!("in {ctx}"), DAY_NAMES);
+                            self.r
+                                .unknown(d.span(), "day", d.get_ref(), &format!("in {ctx}"), DAY_NAMES);
                         }
                         pos.map(|p| p as u32)
                     })
@@ -384,9 +402,15 @@ impl Validator {
         let mut buffers: Vec<Buffer> = Vec::new();
         for b in &raw.buffer {
             let capacity = b.capacity.as_ref().and_then(|c| {
-                self.count(c, 0, &format!("buffer '{}': capacity", b.name.get_ref())).map(|n| n as u32)
+                self.count(c, 0, &format!("buffer '{}': capacity", b.name.get_ref()))
+                    .map(|n| n as u32)
             });
-            buffers.push(Buffer { name: b.name.get_ref().clone(), capacity, declared: true, position: b.x.zip(b.y) });
+            buffers.push(Buffer {
+                name: b.name.get_ref().clone(),
+                capacity,
+                declared: true,
+                position: b.x.zip(b.y),
+            });
         }
         let buffer_names: Vec<String> = buffers.iter().map(|b| b.name.clone()).collect();
 
@@ -400,18 +424,34 @@ impl Validator {
                 None => 1,
             };
             let input = match &s.input {
-                Some(b) => self.lookup(b, &buffer_names, "buffer", &format!("as input of {ctx}")).unwrap_or(0),
+                Some(b) => self
+                    .lookup(b, &buffer_names, "buffer", &format!("as input of {ctx}"))
+                    .unwrap_or(0),
                 None => {
-                    buffers.push(Buffer { name: format!("{name}.queue"), capacity: None, declared: false, position: None });
+                    buffers.push(Buffer {
+                        name: format!("{name}.queue"),
+                        capacity: None,
+                        declared: false,
+                        position: None,
+                    });
                     buffers.len() - 1
                 }
             };
-            let process_time = s.process_time.as_ref().and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: process_time")));
+            let process_time = s
+                .process_time
+                .as_ref()
+                .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: process_time")));
             let mut process_times = Vec::new();
             if let Some(pt) = &s.process_times {
                 for (prod, d) in pt.get_ref() {
                     let Some(pid) = product_names.iter().position(|p| p == prod) else {
-                        self.r.unknown(pt.span(), "product", prod, &format!("in process_times of {ctx}"), product_names.iter().map(String::as_str));
+                        self.r.unknown(
+                            pt.span(),
+                            "product",
+                            prod,
+                            &format!("in process_times of {ctx}"),
+                            product_names.iter().map(String::as_str),
+                        );
                         continue;
                     };
                     match parse_distribution(d, Quantity::Time) {
@@ -422,7 +462,10 @@ impl Validator {
             }
             let scrap = match &s.scrap {
                 Some(x) if !(0.0..1.0).contains(x.get_ref()) => {
-                    self.r.error(x.span(), format!("{ctx}: scrap must be a probability in [0, 1), got {}", x.get_ref()));
+                    self.r.error(
+                        x.span(),
+                        format!("{ctx}: scrap must be a probability in [0, 1), got {}", x.get_ref()),
+                    );
                     0.0
                 }
                 Some(x) => *x.get_ref(),
@@ -430,10 +473,21 @@ impl Validator {
             };
             let mut setups = Setups::default();
             if let Some(su) = &s.setup {
-                setups.default = su.default.as_ref().and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.default")));
-                setups.initial = su.initial.as_ref().and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.initial")));
+                setups.default = su
+                    .default
+                    .as_ref()
+                    .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.default")));
+                setups.initial = su
+                    .initial
+                    .as_ref()
+                    .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.initial")));
                 for m in &su.matrix {
-                    let f = self.lookup(&m.from, &families, "product family", &format!("in setup matrix of {ctx}"));
+                    let f = self.lookup(
+                        &m.from,
+                        &families,
+                        "product family",
+                        &format!("in setup matrix of {ctx}"),
+                    );
                     let t = self.lookup(&m.to, &families, "product family", &format!("in setup matrix of {ctx}"));
                     let d = self.dist(&m.time, Quantity::Time, &format!("{ctx}: setup time"));
                     if let (Some(f), Some(t), Some(d)) = (f, t, d) {
@@ -453,10 +507,14 @@ impl Validator {
             if let Some(e) = &energy_kw {
                 let all = [e.busy, e.setup, e.idle, e.blocked, e.down, e.off_shift];
                 if all.iter().any(|x| !x.is_finite() || *x < 0.0) {
-                    self.r.error(s.name.span(), format!("{ctx}: energy_kw values must be >= 0"));
+                    self.r
+                        .error(s.name.span(), format!("{ctx}: energy_kw values must be >= 0"));
                 }
             }
-            let shift = s.shift.as_ref().and_then(|c| self.lookup(c, &calendar_names, "shift calendar", &format!("for {ctx}")));
+            let shift = s
+                .shift
+                .as_ref()
+                .and_then(|c| self.lookup(c, &calendar_names, "shift calendar", &format!("for {ctx}")));
             stations.push(Station {
                 name,
                 capacity,
@@ -473,7 +531,13 @@ impl Validator {
         }
 
         // Sinks (one implicit sink if none is declared).
-        let mut sinks: Vec<Sink> = raw.sink.iter().map(|s| Sink { name: s.name.get_ref().clone() }).collect();
+        let mut sinks: Vec<Sink> = raw
+            .sink
+            .iter()
+            .map(|s| Sink {
+                name: s.name.get_ref().clone(),
+            })
+            .collect();
         if sinks.is_empty() {
             sinks.push(Sink { name: "exit".into() });
             sink_names.push("exit".into());
@@ -485,17 +549,25 @@ impl Validator {
             let pname = p.name.get_ref().clone();
             let mut routing = Vec::new();
             if p.routing.get_ref().is_empty() {
-                self.r.error(p.routing.span(), format!("product '{pname}': routing needs at least one step"));
+                self.r.error(
+                    p.routing.span(),
+                    format!("product '{pname}': routing needs at least one step"),
+                );
             }
             for (si, step) in p.routing.get_ref().iter().enumerate() {
                 let ctx = format!("in routing of product '{pname}' (step {})", si + 1);
                 let names: Vec<(String, std::ops::Range<usize>)> = match step.station.get_ref() {
                     Value::String(s) => vec![(s.clone(), step.station.span())],
-                    Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.is_str()) => {
-                        a.iter().filter_map(as_str).map(|s| (s.to_string(), step.station.span())).collect()
-                    }
+                    Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.is_str()) => a
+                        .iter()
+                        .filter_map(as_str)
+                        .map(|s| (s.to_string(), step.station.span()))
+                        .collect(),
                     _ => {
-                        self.r.error(step.station.span(), format!("{ctx}: station must be a name or a list of alternative names"));
+                        self.r.error(
+                            step.station.span(),
+                            format!("{ctx}: station must be a name or a list of alternative names"),
+                        );
                         continue;
                     }
                 };
@@ -503,10 +575,15 @@ impl Validator {
                 for (n, span) in names {
                     match station_names.iter().position(|s| *s == n) {
                         Some(id) => ids.push(id),
-                        None => self.r.unknown(span, "station", &n, &ctx, station_names.iter().map(String::as_str)),
+                        None => self
+                            .r
+                            .unknown(span, "station", &n, &ctx, station_names.iter().map(String::as_str)),
                     }
                 }
-                let time = step.time.as_ref().and_then(|t| self.dist(t, Quantity::Time, &format!("product '{pname}' step {}: time", si + 1)));
+                let time = step
+                    .time
+                    .as_ref()
+                    .and_then(|t| self.dist(t, Quantity::Time, &format!("product '{pname}' step {}: time", si + 1)));
                 if time.is_none() && step.time.is_none() {
                     for &id in &ids {
                         let st: &Station = &stations[id];
@@ -522,10 +599,17 @@ impl Validator {
                 routing.push(Step { stations: ids, time });
             }
             let sink = match &p.sink {
-                Some(s) => self.lookup(s, &sink_names, "sink", &format!("for product '{pname}'")).unwrap_or(0),
+                Some(s) => self
+                    .lookup(s, &sink_names, "sink", &format!("for product '{pname}'"))
+                    .unwrap_or(0),
                 None => 0,
             };
-            products.push(Product { name: pname, family: family_of[pi], routing, sink });
+            products.push(Product {
+                name: pname,
+                family: family_of[pi],
+                routing,
+                sink,
+            });
         }
 
         // Sources.
@@ -533,16 +617,23 @@ impl Validator {
         for s in &raw.source {
             let ctx = format!("source '{}'", s.name.get_ref());
             let kind = s.kind.as_ref().map_or("arrivals", |k| k.get_ref().as_str());
-            let product = s.product.as_ref().and_then(|p| self.lookup(p, &product_names, "product", &format!("in {ctx}")));
+            let product = s
+                .product
+                .as_ref()
+                .and_then(|p| self.lookup(p, &product_names, "product", &format!("in {ctx}")));
             match kind {
                 "infinite" => {
                     let Some(product) = product else {
                         if s.product.is_none() {
-                            self.r.error(s.name.span(), format!("{ctx}: an infinite source needs `product`"));
+                            self.r
+                                .error(s.name.span(), format!("{ctx}: an infinite source needs `product`"));
                         }
                         continue;
                     };
-                    sources.push(Source { name: s.name.get_ref().clone(), kind: SourceKind::Infinite { product } });
+                    sources.push(Source {
+                        name: s.name.get_ref().clone(),
+                        kind: SourceKind::Infinite { product },
+                    });
                 }
                 "arrivals" => {
                     let mut mix = Vec::new();
@@ -553,7 +644,8 @@ impl Validator {
                         if *m.weight.get_ref() < 0.0 || !m.weight.get_ref().is_finite() {
                             self.r.error(m.weight.span(), format!("{ctx}: mix weight must be >= 0"));
                         }
-                        if let Some(p) = self.lookup(&m.product, &product_names, "product", &format!("in mix of {ctx}")) {
+                        if let Some(p) = self.lookup(&m.product, &product_names, "product", &format!("in mix of {ctx}"))
+                        {
                             mix.push((p, *m.weight.get_ref()));
                         }
                     }
@@ -561,21 +653,38 @@ impl Validator {
                         self.r.error(s.name.span(), format!("{ctx}: give `product` or `mix`"));
                     }
                     let Some(ia) = &s.interarrival else {
-                        self.r.error(s.name.span(), format!("{ctx}: an arrival source needs `interarrival`"));
+                        self.r
+                            .error(s.name.span(), format!("{ctx}: an arrival source needs `interarrival`"));
                         continue;
                     };
                     let interarrival = self.dist(ia, Quantity::Time, &format!("{ctx}: interarrival"));
                     if matches!(interarrival, Some(Distribution::Constant { value }) if value <= 0.0) {
                         self.r.error(ia.span(), format!("{ctx}: interarrival must be > 0"));
                     }
-                    let limit = s.limit.as_ref().and_then(|l| self.count(l, 1, &format!("{ctx}: limit")));
+                    let limit = s
+                        .limit
+                        .as_ref()
+                        .and_then(|l| self.count(l, 1, &format!("{ctx}: limit")));
                     if let Some(interarrival) = interarrival {
-                        sources.push(Source { name: s.name.get_ref().clone(), kind: SourceKind::Arrivals { interarrival, mix, limit } });
+                        sources.push(Source {
+                            name: s.name.get_ref().clone(),
+                            kind: SourceKind::Arrivals {
+                                interarrival,
+                                mix,
+                                limit,
+                            },
+                        });
                     }
                 }
                 other => {
                     let span = s.kind.as_ref().map(|k| k.span()).unwrap_or_default();
-                    self.r.unknown(span, "source kind", other, &format!("in {ctx}"), ["arrivals", "infinite"]);
+                    self.r.unknown(
+                        span,
+                        "source kind",
+                        other,
+                        &format!("in {ctx}"),
+                        ["arrivals", "infinite"],
+                    );
                 }
             }
         }
@@ -591,9 +700,10 @@ impl Validator {
             let csv_path = path.parent().unwrap_or(Path::new(".")).join(csv.get_ref());
             match read_orders_csv(&csv_path, &product_names, start.as_ref()) {
                 Ok(mut more) => orders.append(&mut more),
-                Err(LoadError::Io { message, .. }) => {
-                    self.r.error(csv.span(), format!("orders_csv: cannot read {}: {message}", csv_path.display()))
-                }
+                Err(LoadError::Io { message, .. }) => self.r.error(
+                    csv.span(),
+                    format!("orders_csv: cannot read {}: {message}", csv_path.display()),
+                ),
                 Err(e) => self.r.error(csv.span(), format!("orders_csv: {}", e.short())),
             }
         }
@@ -601,7 +711,10 @@ impl Validator {
         for (i, o) in orders.iter().enumerate() {
             if let Some(prev) = seen.insert(o.id.clone(), i) {
                 let span = raw.order.get(i).map(|r| r.id.span()).unwrap_or_default();
-                self.r.error(span, format!("duplicate order id '{}' (also order #{})", o.id, prev + 1));
+                self.r.error(
+                    span,
+                    format!("duplicate order id '{}' (also order #{})", o.id, prev + 1),
+                );
             }
         }
 
@@ -610,7 +723,10 @@ impl Validator {
             return None;
         }
         Some(PlantModel {
-            name: header.name.unwrap_or_else(|| path.file_stem().map_or("plant".into(), |s| s.to_string_lossy().into_owned())),
+            name: header.name.unwrap_or_else(|| {
+                path.file_stem()
+                    .map_or("plant".into(), |s| s.to_string_lossy().into_owned())
+            }),
             start,
             run,
             stations,
@@ -631,24 +747,41 @@ impl Validator {
             Some("operations") => FailureBasis::Operations,
             Some(other) => {
                 let span = f.basis.as_ref().map(|b| b.span()).unwrap_or_default();
-                self.r.unknown(span, "failure basis", other, &format!("in {ctx}"), ["calendar", "busy", "operations"]);
+                self.r.unknown(
+                    span,
+                    "failure basis",
+                    other,
+                    &format!("in {ctx}"),
+                    ["calendar", "busy", "operations"],
+                );
                 return None;
             }
         };
         let between = match (basis, &f.mtbf, &f.ops_between) {
-            (FailureBasis::Operations, _, Some(n)) => self.dist(n, Quantity::Count, &format!("{ctx}: failures.ops_between"))?,
+            (FailureBasis::Operations, _, Some(n)) => {
+                self.dist(n, Quantity::Count, &format!("{ctx}: failures.ops_between"))?
+            }
             (FailureBasis::Operations, _, None) => {
-                self.r.error(f.mttr.span(), format!("{ctx}: failures with basis \"operations\" need `ops_between`"));
+                self.r.error(
+                    f.mttr.span(),
+                    format!("{ctx}: failures with basis \"operations\" need `ops_between`"),
+                );
                 return None;
             }
             (_, Some(m), _) => self.dist(m, Quantity::Time, &format!("{ctx}: failures.mtbf"))?,
             (_, None, _) => {
-                self.r.error(f.mttr.span(), format!("{ctx}: failures need `mtbf` (time between failures)"));
+                self.r.error(
+                    f.mttr.span(),
+                    format!("{ctx}: failures need `mtbf` (time between failures)"),
+                );
                 return None;
             }
         };
         if between.mean() <= 0.0 {
-            self.r.error(f.mttr.span(), format!("{ctx}: the time between failures must have a mean > 0"));
+            self.r.error(
+                f.mttr.span(),
+                format!("{ctx}: the time between failures must have a mean > 0"),
+            );
             return None;
         }
         let repair = self.dist(&f.mttr, Quantity::Time, &format!("{ctx}: failures.mttr"))?;
@@ -665,7 +798,8 @@ impl Validator {
         };
         if release.secs() < 0.0 {
             let span = o.release.as_ref().map(|r| r.span()).unwrap_or_default();
-            self.r.error(span, format!("{ctx}: release is before the start of the run"));
+            self.r
+                .error(span, format!("{ctx}: release is before the start of the run"));
         }
         let due = match &o.due {
             Some(d) => Some(self.instant(d, start, &format!("{ctx}: due"))?),
@@ -704,7 +838,9 @@ impl Validator {
             }
         };
         match (&run.horizon, &run.horizon_parts) {
-            (Some(_), Some(p)) => self.r.error(p.span(), "[run] give either horizon or horizon_parts, not both"),
+            (Some(_), Some(p)) => self
+                .r
+                .error(p.span(), "[run] give either horizon or horizon_parts, not both"),
             (Some(h), None) => {
                 if let Some(t) = time(h, &mut self.r, "horizon") {
                     if t.secs() <= 0.0 {
@@ -721,7 +857,9 @@ impl Validator {
             (None, None) => {}
         }
         match (&run.warmup, &run.warmup_parts) {
-            (Some(_), Some(p)) => self.r.error(p.span(), "[run] give either warmup or warmup_parts, not both"),
+            (Some(_), Some(p)) => self
+                .r
+                .error(p.span(), "[run] give either warmup or warmup_parts, not both"),
             (Some(w), None) => {
                 if let Some(t) = time(w, &mut self.r, "warmup") {
                     s.warmup = if t.secs() > 0.0 { Warmup::Time(t) } else { Warmup::None };
@@ -738,7 +876,10 @@ impl Validator {
             && w.secs() >= h.secs()
         {
             let span = run.warmup.as_ref().map(|w| w.span()).unwrap_or_default();
-            self.r.error(span, format!("[run] warmup ({w}) must be shorter than the horizon ({h})"));
+            self.r.error(
+                span,
+                format!("[run] warmup ({w}) must be shorter than the horizon ({h})"),
+            );
         }
         if let Some(n) = &run.replications
             && let Some(n) = self.count(n, 1, "[run] replications")

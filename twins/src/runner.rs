@@ -29,7 +29,11 @@ pub struct RunOptions {
 impl RunOptions {
     /// The plant file's own settings, no trace, default threads.
     pub fn from_plant(plant: &PlantModel) -> RunOptions {
-        RunOptions { settings: plant.run, threads: None, trace: None }
+        RunOptions {
+            settings: plant.run,
+            threads: None,
+            trace: None,
+        }
     }
 }
 
@@ -46,7 +50,12 @@ pub enum RunError {
     },
     /// A parts-count horizon or warm-up that the plant cannot reach.
     #[error("replication {replication}: {parts} parts were asked for, but the plant {why} (at t = {at})")]
-    Unreachable { replication: u32, parts: u64, why: &'static str, at: SimTime },
+    Unreachable {
+        replication: u32,
+        parts: u64,
+        why: &'static str,
+        at: SimTime,
+    },
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
@@ -71,13 +80,23 @@ fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64)) -> Resul
             StopReason::Requested => break,
             StopReason::Budget => {}
             _ => {
-                return Err(RunError::Unreachable { replication: rep, parts: n, why: "ran out of events", at: twin.now() });
+                return Err(RunError::Unreachable {
+                    replication: rep,
+                    parts: n,
+                    why: "ran out of events",
+                    at: twin.now(),
+                });
             }
         }
         let e = exits(twin);
         stalled = if e == last { stalled + 1 } else { 0 };
         if stalled >= STALL_CHUNKS {
-            return Err(RunError::Unreachable { replication: rep, parts: n, why: "stopped producing", at: twin.now() });
+            return Err(RunError::Unreachable {
+                replication: rep,
+                parts: n,
+                why: "stopped producing",
+                at: twin.now(),
+            });
         }
         last = e;
         progress(e as f64 / n as f64);
@@ -87,7 +106,13 @@ fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64)) -> Resul
 }
 
 /// Runs replication `rep` of `cfg` to its horizon and returns its KPIs.
-pub fn run_replication(cfg: Arc<Compiled>, rep: u32, settings: &RunSettings, trace: Option<TraceWriter>, progress: &dyn Fn(f64)) -> Result<RunReport, RunError> {
+pub fn run_replication(
+    cfg: Arc<Compiled>,
+    rep: u32,
+    settings: &RunSettings,
+    trace: Option<TraceWriter>,
+    progress: &dyn Fn(f64),
+) -> Result<RunReport, RunError> {
     let seed = replication_seed(settings.seed, rep as u64);
     let mut twin = build_twin(cfg, seed);
     twin.model.trace = trace;
@@ -138,10 +163,19 @@ fn advance(twin: &mut Twin, rep: u32, settings: &RunSettings, progress: &dyn Fn(
 /// Runs all replications (in parallel) and returns their reports in replication order.
 ///
 /// `progress(rep, fraction)` is called from worker threads as each replication advances.
-pub fn run_replications(plant: &PlantModel, opts: &RunOptions, progress: &(dyn Fn(u32, f64) + Sync)) -> Result<Vec<RunReport>, RunError> {
+pub fn run_replications(
+    plant: &PlantModel,
+    opts: &RunOptions,
+    progress: &(dyn Fn(u32, f64) + Sync),
+) -> Result<Vec<RunReport>, RunError> {
     let cfg = Arc::new(Compiled::new(plant.clone()));
     let trace = match &opts.trace {
-        Some(path) => Some(TraceWriter::create(path, cfg.clone()).map_err(|source| RunError::Trace { path: path.clone(), source })?),
+        Some(path) => Some(
+            TraceWriter::create(path, cfg.clone()).map_err(|source| RunError::Trace {
+                path: path.clone(),
+                source,
+            })?,
+        ),
         None => None,
     };
     let trace = std::sync::Mutex::new(trace);
@@ -150,7 +184,11 @@ pub fn run_replications(plant: &PlantModel, opts: &RunOptions, progress: &(dyn F
         (0..reps)
             .into_par_iter()
             .map(|r| {
-                let t = if r == 0 { trace.lock().map(|mut g| g.take()).unwrap_or(None) } else { None };
+                let t = if r == 0 {
+                    trace.lock().map(|mut g| g.take()).unwrap_or(None)
+                } else {
+                    None
+                };
                 run_replication(cfg.clone(), r, &opts.settings, t, &|f| progress(r, f))
             })
             .collect::<Result<Vec<_>, _>>()
@@ -159,7 +197,10 @@ pub fn run_replications(plant: &PlantModel, opts: &RunOptions, progress: &(dyn F
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()
-            .map_err(|e| RunError::Threads { threads: n, message: e.to_string() })?
+            .map_err(|e| RunError::Threads {
+                threads: n,
+                message: e.to_string(),
+            })?
             .install(work),
         None => work(),
     }

@@ -398,11 +398,23 @@ impl Compiled {
             .iter()
             .map(|st| StationFlags {
                 busy_failures: st.failures.as_ref().is_some_and(|f| f.basis == FailureBasis::Busy),
-                ops_failures: st.failures.as_ref().is_some_and(|f| f.basis == FailureBasis::Operations),
+                ops_failures: st
+                    .failures
+                    .as_ref()
+                    .is_some_and(|f| f.basis == FailureBasis::Operations),
                 setups: st.setups.any(),
             })
             .collect();
-        Compiled { plant, consumers, calendar_stations, step_times, family, steps, step_base, flags }
+        Compiled {
+            plant,
+            consumers,
+            calendar_stations,
+            step_times,
+            family,
+            steps,
+            step_base,
+            flags,
+        }
     }
 }
 
@@ -498,7 +510,13 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         ));
     }
     for (i, s) in plant.sinks.iter().enumerate() {
-        world.spawn((Name(s.name.clone()), SinkHot { idx: i as u32, count: 0 }));
+        world.spawn((
+            Name(s.name.clone()),
+            SinkHot {
+                idx: i as u32,
+                count: 0,
+            },
+        ));
     }
     world.insert_resource(PlantHot {
         wip: TimeWeighted::new(0.0, 0.0),
@@ -512,7 +530,12 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         stats_since: 0.0,
     });
     let state: HotState = SystemState::new(&mut world);
-    let model = PlantSim { cfg: cfg.clone(), state, trace: None, stop_at_exits: None };
+    let model = PlantSim {
+        cfg: cfg.clone(),
+        state,
+        trace: None,
+        stop_at_exits: None,
+    };
     let mut twin = Simulation::new(world, model);
     let k = twin.kernel_mut();
     k.schedule_at(SimTime::ZERO, Event::Start);

@@ -80,8 +80,18 @@ impl TraceWriter {
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let mut out = BufWriter::with_capacity(1 << 16, File::create(&partial)?);
-        writeln!(out, "kind,station,server,part,product,order,start_s,end_s,blocked_until_s")?;
-        Ok(TraceWriter { cfg, out, partial, path: path.to_path_buf(), rows: 0, error: None })
+        writeln!(
+            out,
+            "kind,station,server,part,product,order,start_s,end_s,blocked_until_s"
+        )?;
+        Ok(TraceWriter {
+            cfg,
+            out,
+            partial,
+            path: path.to_path_buf(),
+            rows: 0,
+            error: None,
+        })
     }
 
     /// Writes one row; the first I/O error stops the trace and is reported by [`finish`](Self::finish).
@@ -95,7 +105,11 @@ impl TraceWriter {
             Some(p) => (
                 p.id.to_string(),
                 plant.products[p.product as usize].name.as_str(),
-                if p.order == NO_ORDER { "" } else { plant.orders[p.order as usize].id.as_str() },
+                if p.order == NO_ORDER {
+                    ""
+                } else {
+                    plant.orders[p.order as usize].id.as_str()
+                },
             ),
             None => (String::new(), "", ""),
         };

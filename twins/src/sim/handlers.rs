@@ -30,10 +30,22 @@ impl Model for PlantSim {
         let mut ctx = Ctx {
             cfg,
             now: kernel.now().secs(),
-            st: slots(sq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.stations.len()),
-            bu: slots(bq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.buffers.len()),
-            so: slots(soq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.sources.len()),
-            si: slots(siq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), cfg.plant.sinks.len()),
+            st: slots(
+                sq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
+                cfg.plant.stations.len(),
+            ),
+            bu: slots(
+                bq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
+                cfg.plant.buffers.len(),
+            ),
+            so: slots(
+                soq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
+                cfg.plant.sources.len(),
+            ),
+            si: slots(
+                siq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
+                cfg.plant.sinks.len(),
+            ),
             plant: plant.into_inner(),
             trace: self.trace.as_mut(),
             kernel,
@@ -52,7 +64,9 @@ fn slots<'w, T>(items: impl Iterator<Item = (u32, &'w mut T)>, n: usize) -> Vec<
     for (i, c) in items {
         v[i as usize] = Some(c);
     }
-    v.into_iter().map(|c| c.expect("one component per model element")).collect()
+    v.into_iter()
+        .map(|c| c.expect("one component per model element"))
+        .collect()
 }
 
 struct Ctx<'w, 'k> {
@@ -76,7 +90,9 @@ impl Ctx<'_, '_> {
             Event::Release(o) => self.on_release(o as usize),
             Event::PhaseEnd(s, k, token) => self.on_phase_end(s as usize, k as usize, token),
             Event::Fail(s, k, token) => {
-                if self.st[s as usize].servers[k as usize].fail_token == token && !self.st[s as usize].servers[k as usize].down {
+                if self.st[s as usize].servers[k as usize].fail_token == token
+                    && !self.st[s as usize].servers[k as usize].down
+                {
                     self.go_down(s as usize, k as usize);
                 }
             }
@@ -116,9 +132,30 @@ impl Ctx<'_, '_> {
     }
 
     #[inline]
-    fn row(&mut self, kind: TraceKind, s: usize, k: usize, part: Option<&Part>, start: f64, end: f64, blocked_until: f64) {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per trace column; a struct literal at each call site reads worse"
+    )]
+    fn row(
+        &mut self,
+        kind: TraceKind,
+        s: usize,
+        k: usize,
+        part: Option<&Part>,
+        start: f64,
+        end: f64,
+        blocked_until: f64,
+    ) {
         if let Some(t) = self.trace.as_deref_mut() {
-            t.write(&TraceRow { kind, station: s, server: k, part: part.copied(), start, end, blocked_until });
+            t.write(&TraceRow {
+                kind,
+                station: s,
+                server: k,
+                part: part.copied(),
+                start,
+                end,
+                blocked_until,
+            });
         }
     }
 
@@ -167,7 +204,15 @@ impl Ctx<'_, '_> {
         self.plant.created += 1;
         self.plant.wip.add(self.now, 1.0);
         let gstep = self.cfg.step_base[product as usize];
-        Part { id, created: self.now, entered: self.now, product, step: 0, order, gstep }
+        Part {
+            id,
+            created: self.now,
+            entered: self.now,
+            product,
+            step: 0,
+            order,
+            gstep,
+        }
     }
 
     #[inline]
@@ -263,7 +308,9 @@ impl Ctx<'_, '_> {
         let alts = &self.cfg.steps[part.gstep as usize].alts;
         for (i, &s) in alts.iter().enumerate() {
             let b = self.cfg.plant.stations[s as usize].input;
-            let dup = alts[..i].iter().any(|&x| self.cfg.plant.stations[x as usize].input == b);
+            let dup = alts[..i]
+                .iter()
+                .any(|&x| self.cfg.plant.stations[x as usize].input == b);
             if !dup {
                 self.bu[b].waiters.push_back(w);
             }
@@ -283,7 +330,9 @@ impl Ctx<'_, '_> {
         srv.part = Some(part);
         srv.setup_s = 0.0;
         let setup = if self.cfg.flags[s].setups {
-            self.cfg.plant.stations[s].setups.between(srv.last_family.map(usize::from), fam as usize)
+            self.cfg.plant.stations[s]
+                .setups
+                .between(srv.last_family.map(usize::from), fam as usize)
         } else {
             None
         };
@@ -313,7 +362,10 @@ impl Ctx<'_, '_> {
         let (_, dist, _) = if times.len() == 1 {
             &times[0]
         } else {
-            times.iter().find(|(x, _, _)| *x as usize == s).expect("station is an alternative of the step")
+            times
+                .iter()
+                .find(|(x, _, _)| *x as usize == s)
+                .expect("station is an alternative of the step")
         };
         let dur = dist.sample(&mut st.rng_process);
         let srv = &mut st.servers[k];
@@ -385,7 +437,15 @@ impl Ctx<'_, '_> {
         if scrapped {
             st.stats.scrapped += 1;
             st.servers[k].part = None;
-            self.row(TraceKind::Operation, s, k, Some(&part), self.st[s].servers[k].op_start, self.now, self.now);
+            self.row(
+                TraceKind::Operation,
+                s,
+                k,
+                Some(&part),
+                self.st[s].servers[k].op_start,
+                self.now,
+                self.now,
+            );
             self.leave(part, true);
             self.free(s, k);
         } else {
@@ -428,7 +488,11 @@ impl Ctx<'_, '_> {
                 srv.part = Some(part);
                 srv.phase = Phase::Blocked;
                 srv.token = srv.token.wrapping_add(1);
-                let w = Waiter::Server { station: s as u32, server: k as u32, token: srv.token };
+                let w = Waiter::Server {
+                    station: s as u32,
+                    server: k as u32,
+                    token: srv.token,
+                };
                 self.wait_for_space(&part, w);
                 self.account(s, k);
             }
@@ -462,7 +526,11 @@ impl Ctx<'_, '_> {
             let o = part.order as usize;
             let qty = self.cfg.plant.orders[o].quantity;
             let pr = &mut self.plant.orders[o];
-            if scrapped { pr.scrapped += 1 } else { pr.good += 1 }
+            if scrapped {
+                pr.scrapped += 1
+            } else {
+                pr.good += 1
+            }
             if pr.good + pr.scrapped >= qty {
                 pr.completed = Some(now);
             }
@@ -496,7 +564,12 @@ impl Ctx<'_, '_> {
         };
         if let Some(i) = pos {
             let bu = &mut self.bu[b];
-            let part = if i == 0 { bu.queue.pop_front() } else { bu.queue.remove(i) }.expect("position is in range");
+            let part = if i == 0 {
+                bu.queue.pop_front()
+            } else {
+                bu.queue.remove(i)
+            }
+            .expect("position is in range");
             let n = bu.queue.len() as f64;
             bu.level.set(self.now, n);
             self.start(s, k, part);
@@ -509,7 +582,9 @@ impl Ctx<'_, '_> {
             return;
         }
         if let Some(prod) = self.bu[b].infinite
-            && self.cfg.steps[self.cfg.step_base[prod as usize] as usize].alts.contains(&(s as u32))
+            && self.cfg.steps[self.cfg.step_base[prod as usize] as usize]
+                .alts
+                .contains(&(s as u32))
         {
             let part = self.new_part(prod, NO_ORDER);
             self.start(s, k, part);
@@ -547,7 +622,9 @@ impl Ctx<'_, '_> {
                         if self.so[src].token != token {
                             continue;
                         }
-                        let Some(part) = self.so[src].blocked.take() else { continue };
+                        let Some(part) = self.so[src].blocked.take() else {
+                            continue;
+                        };
                         self.so[src].token = self.so[src].token.wrapping_add(1);
                         if self.offer(b, part).is_err() {
                             unreachable!("buffer has space");
@@ -567,7 +644,10 @@ impl Ctx<'_, '_> {
     }
 
     fn schedule_next_arrival(&mut self, src: usize) {
-        if let SourceKind::Arrivals { interarrival, limit, .. } = &self.cfg.plant.sources[src].kind {
+        if let SourceKind::Arrivals {
+            interarrival, limit, ..
+        } = &self.cfg.plant.sources[src].kind
+        {
             if limit.is_some_and(|l| self.so[src].created >= l) {
                 return;
             }
@@ -577,7 +657,9 @@ impl Ctx<'_, '_> {
     }
 
     fn on_arrival(&mut self, src: usize) {
-        let SourceKind::Arrivals { mix, .. } = &self.cfg.plant.sources[src].kind else { return };
+        let SourceKind::Arrivals { mix, .. } = &self.cfg.plant.sources[src].kind else {
+            return;
+        };
         let product = if mix.len() == 1 {
             mix[0].0
         } else {
@@ -601,7 +683,10 @@ impl Ctx<'_, '_> {
                 let so = &mut self.so[src];
                 so.blocked = Some(part);
                 so.token = so.token.wrapping_add(1);
-                let w = Waiter::Source { source: src as u32, token: so.token };
+                let w = Waiter::Source {
+                    source: src as u32,
+                    token: so.token,
+                };
                 self.wait_for_space(&part, w);
             }
         }
@@ -621,7 +706,9 @@ impl Ctx<'_, '_> {
 
     fn suspend(&mut self, s: usize, k: usize) {
         let srv = &self.st[s].servers[k];
-        if !matches!(srv.phase, Phase::Setup | Phase::Busy) || srv.suspended {
+        // A phase that ends at this very instant is not interrupted: its end event is due now
+        // (it only sorts after the interruption because it was scheduled later).
+        if !matches!(srv.phase, Phase::Setup | Phase::Busy) || srv.suspended || srv.phase_end <= self.now {
             return;
         }
         if srv.phase == Phase::Busy {
@@ -652,7 +739,10 @@ impl Ctx<'_, '_> {
 
     fn go_down(&mut self, s: usize, k: usize) {
         self.suspend(s, k);
-        let f = self.cfg.plant.stations[s].failures.as_ref().expect("only stations with failures go down");
+        let f = self.cfg.plant.stations[s]
+            .failures
+            .as_ref()
+            .expect("only stations with failures go down");
         let st = &mut *self.st[s];
         st.stats.failures += 1;
         let srv = &mut st.servers[k];
@@ -664,7 +754,10 @@ impl Ctx<'_, '_> {
     }
 
     fn on_repair(&mut self, s: usize, k: usize) {
-        let f = self.cfg.plant.stations[s].failures.as_ref().expect("only stations with failures are repaired");
+        let f = self.cfg.plant.stations[s]
+            .failures
+            .as_ref()
+            .expect("only stations with failures are repaired");
         let since = self.st[s].servers[k].down_since;
         self.row(TraceKind::Down, s, k, None, since, self.now, self.now);
         let st = &mut *self.st[s];
