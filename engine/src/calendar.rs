@@ -67,10 +67,15 @@ impl<E> Calendar<E> {
     /// If `time` is negative, NaN or infinite: such a time is a modelling bug that would break
     /// the ordering of the whole calendar, so it is refused loudly rather than mis-ordered.
     pub fn schedule(&mut self, time: SimTime, event: E) -> u64 {
-        let t = time.secs();
-        assert!(t.is_finite() && t >= 0.0, "event scheduled at invalid time {t}");
-        // -0.0 has the sign bit set and would sort after everything; normalise it.
-        let time = SimTime::from_secs(t + 0.0);
+        // Adding +0.0 turns -0.0 (sign bit set: it would sort after everything) into +0.0.
+        // Then one integer comparison refuses negative numbers (sign bit), NaN and infinity
+        // (bit patterns at or above +inf's).
+        let t = time.secs() + 0.0;
+        assert!(
+            t.to_bits() < f64::INFINITY.to_bits(),
+            "event scheduled at invalid time {t}"
+        );
+        let time = SimTime::from_secs(t);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.keys.push(key(time, seq));
@@ -174,6 +179,18 @@ mod tests {
         assert_eq!(c.pop().unwrap().event, 99);
         let order: Vec<i32> = std::iter::from_fn(|| c.pop().map(|s| s.event)).collect();
         assert_eq!(order, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid time")]
+    fn refuses_negative_times() {
+        Calendar::new().schedule(SimTime::from_secs(-1.0), ());
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid time")]
+    fn refuses_nan() {
+        Calendar::new().schedule(SimTime::from_secs(f64::NAN), ());
     }
 
     #[test]

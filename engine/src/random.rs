@@ -191,11 +191,12 @@ pub enum Distribution {
     Gamma { shape: f64, scale: f64 },
     /// Weibull with shape `k` and scale `lambda`.
     Weibull { shape: f64, scale: f64 },
-    /// Empirical: `values[i]` with probability proportional to `weights[i]`; with
-    /// `continuous`, a piecewise-linear CDF through the sorted values instead.
+    /// Empirical, built by [`Distribution::empirical`]. Discrete: `values[i]` with probability
+    /// `cdf[i] − cdf[i−1]`. Continuous: `values` sorted, a piecewise-linear CDF through the
+    /// points `(values[i], cdf[i])` with `cdf[0] = 0`.
     Empirical {
         values: Vec<f64>,
-        weights: Vec<f64>,
+        cdf: Vec<f64>,
         continuous: bool,
     },
 }
@@ -260,21 +261,84 @@ impl Distribution {
                 need(*shape > 0.0, || format!("shape must be > 0, got {shape}"))?;
                 need(*scale > 0.0, || format!("scale must be > 0, got {scale}"))
             }
-            Empirical { values, weights, .. } => {
-                need(!values.is_empty(), || "needs at least one value".to_string())?;
-                need(values.len() == weights.len(), || {
-                    format!("{} values but {} weights", values.len(), weights.len())
+            Empirical { values, cdf, .. } => {
+                need(!values.is_empty() && values.len() == cdf.len(), || {
+                    "needs at least one value".to_string()
                 })?;
                 for v in values {
                     finite("value", *v)?;
                     need(*v >= 0.0, || format!("values must be >= 0, got {v}"))?;
                 }
-                for w in weights {
-                    need(w.is_finite() && *w >= 0.0, || format!("weights must be >= 0, got {w}"))?;
-                }
-                need(weights.iter().sum::<f64>() > 0.0, || "weights sum to 0".to_string())
+                need(
+                    cdf.windows(2).all(|w| w[0] <= w[1]) && (cdf[cdf.len() - 1] - 1.0).abs() < 1e-9,
+                    || "cumulative probabilities must rise to 1".to_string(),
+                )
             }
         }
+    }
+
+    /// An empirical distribution from observed `values` with relative `weights` (equal weights
+    /// if `None`): discrete, or with `continuous` a piecewise-linear CDF through the sorted
+    /// values, where `weights[i]` is the probability mass between the (i−1)-th and i-th
+    /// smallest value (the smallest value's weight is ignored). The CDF is built once here, so a
+    /// draw costs a binary search.
+    pub fn empirical(
+        values: Vec<f64>,
+        weights: Option<Vec<f64>>,
+        continuous: bool,
+    ) -> Result<Distribution, ParamError> {
+        let weights = weights.unwrap_or_else(|| vec![1.0; values.len()]);
+        need(!values.is_empty(), || "needs at least one value".to_string())?;
+        need(values.len() == weights.len(), || {
+            format!("{} values but {} weights", values.len(), weights.len())
+        })?;
+        for w in &weights {
+            need(w.is_finite() && *w >= 0.0, || format!("weights must be >= 0, got {w}"))?;
+        }
+        let d = if continuous {
+            let mut pairs: Vec<(f64, f64)> = values.into_iter().zip(weights).collect();
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let n = pairs.len();
+            let total: f64 = pairs.iter().skip(1).map(|p| p.1).sum();
+            let mut acc = 0.0;
+            let mut cdf = Vec::with_capacity(n);
+            for (i, p) in pairs.iter().enumerate() {
+                if i > 0 {
+                    acc += if total > 0.0 { p.1 / total } else { 1.0 / (n - 1) as f64 };
+                }
+                cdf.push(acc);
+            }
+            if n == 1 {
+                cdf[0] = 1.0;
+            } else {
+                cdf[n - 1] = 1.0;
+            }
+            Distribution::Empirical {
+                values: pairs.into_iter().map(|p| p.0).collect(),
+                cdf,
+                continuous: true,
+            }
+        } else {
+            let total: f64 = weights.iter().sum();
+            need(total > 0.0, || "weights sum to 0".to_string())?;
+            let mut acc = 0.0;
+            let mut cdf: Vec<f64> = weights
+                .iter()
+                .map(|w| {
+                    acc += w / total;
+                    acc
+                })
+                .collect();
+            let last = cdf.len() - 1;
+            cdf[last] = 1.0;
+            Distribution::Empirical {
+                values,
+                cdf,
+                continuous: false,
+            }
+        };
+        d.validate()?;
+        Ok(d)
     }
 
     /// The distribution's mean (of the truncated normal: its truncated mean).
@@ -296,20 +360,27 @@ impl Distribution {
             Weibull { shape, scale } => scale * gamma_fn(1.0 + 1.0 / shape),
             Empirical {
                 values,
-                weights,
+                cdf,
                 continuous,
             } => {
-                if *continuous {
+                if *continuous && values.len() > 1 {
                     // Piecewise-linear CDF: the mean of each segment is its midpoint.
-                    let (v, w) = sorted_cdf(values, weights);
-                    let mut m = 0.0;
-                    for i in 1..v.len() {
-                        m += (w[i] - w[i - 1]) * 0.5 * (v[i] + v[i - 1]);
-                    }
-                    if v.len() == 1 { v[0] } else { m }
+                    (1..values.len())
+                        .map(|i| (cdf[i] - cdf[i - 1]) * 0.5 * (values[i] + values[i - 1]))
+                        .sum()
+                } else if *continuous {
+                    values[0]
                 } else {
-                    let total: f64 = weights.iter().sum();
-                    values.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / total
+                    let mut prev = 0.0;
+                    values
+                        .iter()
+                        .zip(cdf)
+                        .map(|(v, c)| {
+                            let p = c - prev;
+                            prev = *c;
+                            v * p
+                        })
+                        .sum()
                 }
             }
         }
@@ -346,54 +417,25 @@ impl Distribution {
             Weibull { shape, scale } => scale * (-rng.uniform_open().ln()).powf(1.0 / shape),
             Empirical {
                 values,
-                weights,
+                cdf,
                 continuous,
             } => {
+                let u = rng.uniform_open();
                 if *continuous {
-                    let (v, c) = sorted_cdf(values, weights);
-                    if v.len() == 1 {
-                        return v[0];
+                    if values.len() == 1 {
+                        return values[0];
                     }
-                    let u = rng.uniform_open();
-                    let i = c.partition_point(|&x| x < u).clamp(1, v.len() - 1);
-                    let span = c[i] - c[i - 1];
-                    let frac = if span > 0.0 { (u - c[i - 1]) / span } else { 0.0 };
-                    v[i - 1] + frac * (v[i] - v[i - 1])
+                    let i = cdf.partition_point(|&x| x < u).clamp(1, values.len() - 1);
+                    let span = cdf[i] - cdf[i - 1];
+                    let frac = if span > 0.0 { (u - cdf[i - 1]) / span } else { 0.0 };
+                    values[i - 1] + frac * (values[i] - values[i - 1])
                 } else {
-                    let total: f64 = weights.iter().sum();
-                    let mut u = rng.uniform_open() * total;
-                    for (v, w) in values.iter().zip(weights) {
-                        if u < *w {
-                            return *v;
-                        }
-                        u -= w;
-                    }
-                    *values.last().expect("validated: at least one value")
+                    let i = cdf.partition_point(|&c| c <= u).min(values.len() - 1);
+                    values[i]
                 }
             }
         }
     }
-}
-
-/// Sorted values and their cumulative probabilities, starting at 0 for the smallest value
-/// (the continuous empirical distribution interpolates between consecutive points).
-fn sorted_cdf(values: &[f64], weights: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let mut pairs: Vec<(f64, f64)> = values.iter().copied().zip(weights.iter().copied()).collect();
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total: f64 = pairs.iter().skip(1).map(|p| p.1).sum();
-    let mut cdf = Vec::with_capacity(pairs.len());
-    let mut acc = 0.0;
-    for (i, p) in pairs.iter().enumerate() {
-        if i > 0 {
-            acc += if total > 0.0 {
-                p.1 / total
-            } else {
-                1.0 / (pairs.len() - 1) as f64
-            };
-        }
-        cdf.push(acc);
-    }
-    (pairs.into_iter().map(|p| p.0).collect(), cdf)
 }
 
 /// Marsaglia–Tsang gamma sampler (shape >= 1), with the boost for shape < 1.
@@ -524,11 +566,7 @@ mod tests {
             ),
             (Distribution::Normal { mean: 10.0, sd: 2.0 }, 4.0),
             (
-                Distribution::Empirical {
-                    values: vec![1.0, 2.0, 4.0],
-                    weights: vec![1.0, 1.0, 2.0],
-                    continuous: false,
-                },
+                Distribution::empirical(vec![1.0, 2.0, 4.0], Some(vec![1.0, 1.0, 2.0]), false).unwrap(),
                 1.6875 + 0.0,
             ),
         ];
@@ -595,15 +633,26 @@ mod tests {
 
     #[test]
     fn continuous_empirical_interpolates() {
-        let d = Distribution::Empirical {
-            values: vec![0.0, 10.0],
-            weights: vec![1.0, 1.0],
-            continuous: true,
-        };
+        let d = Distribution::empirical(vec![10.0, 0.0], None, true).unwrap();
         assert_eq!(d.mean(), 5.0);
         let mut r = RngStream::from_seed(1);
         let m = (0..100_000).map(|_| d.sample(&mut r)).sum::<f64>() / 100_000.0;
         assert!((m - 5.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn empirical_weights_and_degenerate_cases() {
+        // Continuous with uneven mass: 3/4 of it between 0 and 1, 1/4 between 1 and 9.
+        let d = Distribution::empirical(vec![0.0, 1.0, 9.0], Some(vec![0.0, 3.0, 1.0]), true).unwrap();
+        assert!((d.mean() - (0.75 * 0.5 + 0.25 * 5.0)).abs() < 1e-12);
+        let one = Distribution::empirical(vec![4.0], None, true).unwrap();
+        assert_eq!(one.sample(&mut RngStream::from_seed(1)), 4.0);
+        let disc = Distribution::empirical(vec![4.0], None, false).unwrap();
+        assert_eq!((disc.mean(), disc.sample(&mut RngStream::from_seed(1))), (4.0, 4.0));
+        assert!(Distribution::empirical(vec![], None, false).is_err());
+        assert!(Distribution::empirical(vec![1.0, 2.0], Some(vec![0.0, 0.0]), false).is_err());
+        assert!(Distribution::empirical(vec![1.0], Some(vec![1.0, 2.0]), false).is_err());
+        assert!(Distribution::empirical(vec![-1.0], None, false).is_err());
     }
 
     #[test]

@@ -197,17 +197,13 @@ pub fn parse_distribution(v: &Value, q: Quantity) -> Result<Distribution, String
                         }
                     };
                     let values = list("values", q)?.ok_or("empirical needs `values = [...]`")?;
-                    let weights = list("weights", Quantity::Count)?.unwrap_or_else(|| vec![1.0; values.len()]);
+                    let weights = list("weights", Quantity::Count)?;
                     let continuous = match t.get("continuous") {
                         None => false,
                         Some(Value::Boolean(b)) => *b,
                         Some(_) => return Err("`continuous` must be true or false".into()),
                     };
-                    Distribution::Empirical {
-                        values,
-                        weights,
-                        continuous,
-                    }
+                    Distribution::empirical(values, weights, continuous).map_err(|e| format!("empirical: {e}"))?
                 }
                 _ => unreachable!("kind checked against DISTS"),
             }
