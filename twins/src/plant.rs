@@ -44,6 +44,26 @@ pub struct PlantModel {
     pub shift_calendars: Vec<ShiftCalendar>,
     /// Customer or production orders.
     pub orders: Vec<Order>,
+    /// Injected events at given times (`[[event]]`), in time order.
+    pub disruptions: Vec<Disruption>,
+}
+
+/// An event injected at a given time (what-if studies: "the mill breaks down on Wednesday").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Disruption {
+    /// When it happens [s from run start].
+    pub at: SimTime,
+    /// What happens.
+    pub kind: DisruptionKind,
+}
+
+/// What an injected event does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DisruptionKind {
+    /// The whole station stops for `duration` (all servers; work in progress resumes after).
+    Outage { station: StationId, duration: SimTime },
+    /// The station switches to another shift calendar (`None`: always on shift).
+    ShiftChange { station: StationId, shift: Option<usize> },
 }
 
 /// How long a run lasts.

@@ -39,6 +39,18 @@ struct RawPlant {
     #[serde(default)]
     order: Vec<RawOrder>,
     orders_csv: Option<Spanned<String>>,
+    #[serde(default)]
+    event: Vec<RawEvent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    at: Spanned<Value>,
+    kind: Spanned<String>,
+    station: Spanned<String>,
+    duration: Option<Spanned<Value>>,
+    shift: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +231,13 @@ fn toml_error(r: &mut Reporter, e: &toml::de::Error) {
         r.error_help(span, format!("unknown key '{key}'"), help);
     } else {
         r.error(span, msg);
+    }
+}
+
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -718,6 +737,55 @@ impl Validator {
             }
         }
 
+        // Injected events.
+        let mut disruptions = Vec::new();
+        for e in &raw.event {
+            let ctx = format!("event '{}' at {}", e.kind.get_ref(), display_value(e.at.get_ref()));
+            let at = self.instant(&e.at, start.as_ref(), &ctx);
+            let station = self.lookup(&e.station, &station_names, "station", &format!("in {ctx}"));
+            let kind = match e.kind.get_ref().as_str() {
+                "outage" | "breakdown" => {
+                    let Some(d) = &e.duration else {
+                        self.r
+                            .error(e.kind.span(), format!("{ctx}: an outage needs `duration`"));
+                        continue;
+                    };
+                    self.instant(d, None, &format!("{ctx}: duration")).and_then(|duration| {
+                        if duration.secs() <= 0.0 {
+                            self.r.error(d.span(), format!("{ctx}: duration must be > 0"));
+                            return None;
+                        }
+                        station.map(|station| DisruptionKind::Outage { station, duration })
+                    })
+                }
+                "shift_change" => {
+                    let shift = match &e.shift {
+                        None => Some(None),
+                        Some(c) => self
+                            .lookup(c, &calendar_names, "shift calendar", &format!("in {ctx}"))
+                            .map(Some),
+                    };
+                    station
+                        .zip(shift)
+                        .map(|(station, shift)| DisruptionKind::ShiftChange { station, shift })
+                }
+                other => {
+                    self.r
+                        .unknown(e.kind.span(), "event kind", other, "", ["outage", "shift_change"]);
+                    None
+                }
+            };
+            if let (Some(at), Some(kind)) = (at, kind) {
+                if at.secs() < 0.0 {
+                    self.r
+                        .error(e.at.span(), format!("{ctx}: happens before the start of the run"));
+                } else {
+                    disruptions.push(Disruption { at, kind });
+                }
+            }
+        }
+        disruptions.sort_by(|a, b| a.at.secs().total_cmp(&b.at.secs()));
+
         let run = self.run(raw.run.as_ref());
         if self.r.has_errors() {
             return None;
@@ -737,6 +805,7 @@ impl Validator {
             families,
             shift_calendars,
             orders,
+            disruptions,
         })
     }
 

@@ -202,6 +202,20 @@ pub struct StationHot {
     /// Statistics since the last reset.
     pub stats: StationStats,
     off_since: f64,
+    /// Closed by an injected outage (`[[event]] kind = "outage"`).
+    pub outage: bool,
+    outage_since: f64,
+    outage_until: f64,
+    /// Its current shift calendar (a `shift_change` event may switch it).
+    pub calendar: Option<u32>,
+}
+
+impl StationHot {
+    /// Whether the station can work: on shift and not in an injected outage.
+    #[inline]
+    pub fn open(&self) -> bool {
+        !self.off_shift && !self.outage
+    }
 }
 
 /// A buffer's hot state: its queue and who waits for space in it.
@@ -298,6 +312,10 @@ pub enum Event {
     Repair(u32, u32),
     /// A shift calendar changes between on and off shift.
     Shift(u32),
+    /// An injected event from the plant's `[[event]]` list (its index).
+    Disruption(u32),
+    /// A station's injected outage may end.
+    OutageEnd(u32),
 }
 
 /// A routing step, flattened for the hot loop.
@@ -320,8 +338,6 @@ pub struct Compiled {
     pub plant: PlantModel,
     /// Per buffer: the stations that take parts from it.
     pub consumers: Vec<Vec<u32>>,
-    /// Per shift calendar: the stations on it.
-    pub calendar_stations: Vec<Vec<u32>>,
     /// Per product and step: (station, process time, its mean) for each alternative.
     pub step_times: Vec<Vec<Vec<(u32, Distribution, f64)>>>,
     /// Per product: its family.
@@ -351,12 +367,6 @@ impl Compiled {
         let mut consumers = vec![Vec::new(); plant.buffers.len()];
         for (i, s) in plant.stations.iter().enumerate() {
             consumers[s.input].push(i as u32);
-        }
-        let mut calendar_stations = vec![Vec::new(); plant.shift_calendars.len()];
-        for (i, s) in plant.stations.iter().enumerate() {
-            if let Some(c) = s.shift {
-                calendar_stations[c].push(i as u32);
-            }
         }
         let step_times: Vec<Vec<Vec<(u32, Distribution, f64)>>> = plant
             .products
@@ -408,7 +418,6 @@ impl Compiled {
         Compiled {
             plant,
             consumers,
-            calendar_stations,
             step_times,
             family,
             steps,
@@ -472,6 +481,10 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
                 rng_repair: key(&s.name, "repair"),
                 stats: StationStats::new(),
                 off_since: 0.0,
+                outage: false,
+                outage_since: 0.0,
+                outage_until: 0.0,
+                calendar: s.shift.map(|c| c as u32),
             },
         ));
     }

@@ -17,6 +17,7 @@ use bevy_ecs::world::World;
 use twinworks_engine::{Kernel, Model, SimTime};
 
 use super::*;
+use crate::plant::DisruptionKind;
 use crate::trace::{TraceKind, TraceRow};
 
 impl Model for PlantSim {
@@ -98,6 +99,8 @@ impl Ctx<'_, '_> {
             }
             Event::Repair(s, k) => self.on_repair(s as usize, k as usize),
             Event::Shift(c) => self.on_shift(c as usize),
+            Event::Disruption(i) => self.on_disruption(i as usize),
+            Event::OutageEnd(st) => self.on_outage_end(st as usize),
         }
     }
 
@@ -110,9 +113,10 @@ impl Ctx<'_, '_> {
     #[inline]
     fn account(&mut self, s: usize, k: usize) {
         let off = self.st[s].off_shift;
+        let outage = self.st[s].outage;
         let now = self.now;
         let srv = &mut self.st[s].servers[k];
-        let new = if srv.down {
+        let new = if srv.down || outage {
             StateKind::Down
         } else if off {
             StateKind::OffShift
@@ -167,18 +171,23 @@ impl Ctx<'_, '_> {
                 self.at(self.now + dt, Event::Arrival(i as u32));
             }
         }
-        for (c, cal) in plant.shift_calendars.iter().enumerate() {
-            let on = cal.on_shift(SimTime::from_secs(self.now));
-            for &s in &self.cfg.calendar_stations[c] {
-                self.st[s as usize].off_shift = !on;
-                self.st[s as usize].off_since = self.now;
-                for k in 0..self.st[s as usize].servers.len() {
-                    self.account(s as usize, k);
+        for s in 0..plant.stations.len() {
+            if let Some(c) = self.st[s].calendar {
+                let on = plant.shift_calendars[c as usize].on_shift(SimTime::from_secs(self.now));
+                self.st[s].off_shift = !on;
+                self.st[s].off_since = self.now;
+                for k in 0..self.st[s].servers.len() {
+                    self.account(s, k);
                 }
             }
+        }
+        for (c, cal) in plant.shift_calendars.iter().enumerate() {
             if let Some(t) = cal.next_change(SimTime::from_secs(self.now)) {
                 self.at(t.secs(), Event::Shift(c as u32));
             }
+        }
+        for (i, d) in plant.disruptions.iter().enumerate() {
+            self.at(d.at.secs(), Event::Disruption(i as u32));
         }
         for (s, st) in plant.stations.iter().enumerate() {
             if let Some(f) = &st.failures
@@ -224,7 +233,7 @@ impl Ctx<'_, '_> {
     #[inline]
     fn idle_server(&self, s: usize) -> Option<usize> {
         let st = &self.st[s];
-        if st.off_shift {
+        if !st.open() {
             return None;
         }
         st.servers.iter().position(|v| v.phase == Phase::Idle && !v.down)
@@ -547,7 +556,7 @@ impl Ctx<'_, '_> {
         {
             let st = &self.st[s];
             let srv = &st.servers[k];
-            if st.off_shift || srv.down || srv.phase != Phase::Idle {
+            if !st.open() || srv.down || srv.phase != Phase::Idle {
                 self.account(s, k);
                 return;
             }
@@ -774,7 +783,7 @@ impl Ctx<'_, '_> {
             FailureBasis::Operations => {}
         }
         self.account(s, k);
-        if !self.st[s].off_shift {
+        if self.st[s].open() {
             self.resume(s, k);
             self.pull(s, k);
         }
@@ -784,34 +793,78 @@ impl Ctx<'_, '_> {
         let cal = &self.cfg.plant.shift_calendars[c];
         let now = SimTime::from_secs(self.now);
         let on = cal.on_shift(now);
-        for i in 0..self.cfg.calendar_stations[c].len() {
-            let s = self.cfg.calendar_stations[c][i] as usize;
-            if self.st[s].off_shift != on {
-                continue;
-            }
-            let n = self.st[s].servers.len();
-            if on {
-                let since = self.st[s].off_since;
-                self.st[s].off_shift = false;
-                for k in 0..n {
-                    self.row(TraceKind::OffShift, s, k, None, since, self.now, self.now);
-                    self.account(s, k);
-                    if !self.st[s].servers[k].down {
-                        self.resume(s, k);
-                        self.pull(s, k);
-                    }
-                }
-            } else {
-                self.st[s].off_shift = true;
-                self.st[s].off_since = self.now;
-                for k in 0..n {
-                    self.suspend(s, k);
-                    self.account(s, k);
-                }
+        for s in 0..self.st.len() {
+            if self.st[s].calendar == Some(c as u32) && self.st[s].off_shift == on {
+                let outage = self.st[s].outage;
+                self.set_station(s, !on, outage);
             }
         }
         if let Some(t) = cal.next_change(now) {
             self.at(t.secs(), Event::Shift(c as u32));
+        }
+    }
+
+    /// Applies a change of the station-wide conditions — off shift, or an injected outage — to
+    /// its servers: work is suspended when the station closes and resumed when it reopens.
+    fn set_station(&mut self, s: usize, off_shift: bool, outage: bool) {
+        let was_open = self.st[s].open();
+        if self.st[s].off_shift && !off_shift {
+            let since = self.st[s].off_since;
+            for k in 0..self.st[s].servers.len() {
+                self.row(TraceKind::OffShift, s, k, None, since, self.now, self.now);
+            }
+        }
+        if !self.st[s].off_shift && off_shift {
+            self.st[s].off_since = self.now;
+        }
+        if self.st[s].outage && !outage {
+            let since = self.st[s].outage_since;
+            for k in 0..self.st[s].servers.len() {
+                self.row(TraceKind::Down, s, k, None, since, self.now, self.now);
+            }
+        }
+        if !self.st[s].outage && outage {
+            self.st[s].outage_since = self.now;
+        }
+        self.st[s].off_shift = off_shift;
+        self.st[s].outage = outage;
+        let open = self.st[s].open();
+        for k in 0..self.st[s].servers.len() {
+            if was_open && !open {
+                self.suspend(s, k);
+            }
+            self.account(s, k);
+            if !was_open && open && !self.st[s].servers[k].down {
+                self.resume(s, k);
+                self.pull(s, k);
+            }
+        }
+    }
+
+    fn on_disruption(&mut self, i: usize) {
+        let d = &self.cfg.plant.disruptions[i];
+        match d.kind {
+            DisruptionKind::Outage { station, duration } => {
+                let end = self.now + duration.secs();
+                let st = &mut *self.st[station];
+                st.outage_until = st.outage_until.max(end);
+                let off = st.off_shift;
+                self.at(end, Event::OutageEnd(station as u32));
+                self.set_station(station, off, true);
+            }
+            DisruptionKind::ShiftChange { station, shift } => {
+                self.st[station].calendar = shift.map(|c| c as u32);
+                let on = shift.is_none_or(|c| self.cfg.plant.shift_calendars[c].on_shift(SimTime::from_secs(self.now)));
+                let outage = self.st[station].outage;
+                self.set_station(station, !on, outage);
+            }
+        }
+    }
+
+    fn on_outage_end(&mut self, s: usize) {
+        if self.st[s].outage && self.now >= self.st[s].outage_until {
+            let off = self.st[s].off_shift;
+            self.set_station(s, off, false);
         }
     }
 }
