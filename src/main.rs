@@ -2,6 +2,7 @@
 //! all domain logic lives in the library crates.
 
 mod run_cmd;
+mod study_cmd;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Simulate a plant file and print its KPIs.
     Run(run_cmd::RunArgs),
+    /// Run a what-if study: variants of a plant compared with common random numbers.
+    Study(study_cmd::StudyArgs),
 }
 
 /// Exit code for invalid input files or arguments.
@@ -30,5 +33,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
+        Command::Study(args) => study_cmd::run(args),
     }
 }

@@ -214,15 +214,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The valid name closest to `name`, if it is close enough to be a plausible typo
-/// (distance at most a third of the length, and at least 2 allowed).
+/// (distance at most a third of the length, and at least 2 allowed), else the shortest valid
+/// name that `name` is a prefix of (`plant.throughput` → `plant.throughput_per_h`).
 pub fn nearest_name<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(2);
-    valid
-        .into_iter()
-        .map(|v| (edit_distance(name, v), v))
+    let valid: Vec<&str> = valid.into_iter().collect();
+    let typo = valid
+        .iter()
+        .map(|v| (edit_distance(name, v), *v))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, _)| d)
-        .map(|(_, v)| v)
+        .map(|(_, v)| v);
+    let lower = name.to_lowercase();
+    typo.or_else(|| {
+        valid
+            .iter()
+            .filter(|v| !name.is_empty() && v.to_lowercase().starts_with(&lower))
+            .min_by_key(|v| v.len())
+            .copied()
+    })
 }
 
 #[cfg(test)]
@@ -234,6 +244,10 @@ mod tests {
         assert_eq!(nearest_name("Lathe2", ["Lathe_2", "Mill", "Saw"]), Some("Lathe_2"));
         assert_eq!(nearest_name("capcity", ["name", "capacity"]), Some("capacity"));
         assert_eq!(nearest_name("Grinder", ["Lathe_2", "Mill"]), None);
+        assert_eq!(
+            nearest_name("plant.throughput", ["plant.wip_mean", "plant.throughput_per_h"]),
+            Some("plant.throughput_per_h")
+        );
     }
 
     #[test]

@@ -150,6 +150,19 @@ pub struct RunReport {
     pub buffers: Vec<BufferKpis>,
     /// Order KPIs, if the plant has orders.
     pub orders: Option<OrderKpis>,
+    /// Throughput and WIP over the observed span, at most ~100 points (time-horizon runs).
+    pub series: Vec<SeriesPoint>,
+}
+
+/// One point of a run's time series.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SeriesPoint {
+    /// End of the interval [s].
+    pub t_s: f64,
+    /// Good parts out per hour during the interval [1/h].
+    pub throughput_per_h: f64,
+    /// Time-average WIP during the interval.
+    pub wip: f64,
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -278,7 +291,19 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
         stations: stations.into_iter().flatten().collect(),
         buffers: buffers.into_iter().flatten().collect(),
         orders,
+        series: Vec::new(),
     }
+}
+
+/// Every numeric KPI of a report as (dotted path, value), in report order
+/// (`plant.throughput_per_h`, `stations.Lathe.utilization.busy`, ...). The time series is left out.
+pub fn flatten_report(r: &RunReport) -> Vec<(String, f64)> {
+    let mut flat = Vec::new();
+    let v = serde_json::to_value(r).expect("reports serialize");
+    for key in ["plant", "stations", "buffers", "orders"] {
+        flatten(&v[key], key.to_string(), &mut flat);
+    }
+    flat
 }
 
 /// One KPI over replications: mean and 95% confidence half-width.
@@ -296,12 +321,7 @@ pub struct KpiStat {
 pub fn summarize(reports: &[RunReport]) -> Vec<KpiStat> {
     let mut paths: Vec<(String, Vec<f64>)> = Vec::new();
     for r in reports {
-        let mut flat = Vec::new();
-        let v = serde_json::to_value(r).expect("reports serialize");
-        for key in ["plant", "stations", "buffers", "orders"] {
-            flatten(&v[key], key.to_string(), &mut flat);
-        }
-        for (i, (path, x)) in flat.into_iter().enumerate() {
+        for (i, (path, x)) in flatten_report(r).into_iter().enumerate() {
             match paths.get_mut(i) {
                 Some((p, xs)) if *p == path => xs.push(x),
                 _ => match paths.iter_mut().find(|(p, _)| *p == path) {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use twinworks_engine::{SimTime, StopReason, replication_seed};
 
-use crate::kpi::{RunReport, collect};
+use crate::kpi::{RunReport, SeriesPoint, collect};
 use crate::plant::{Horizon, PlantModel, RunSettings, Warmup};
 use crate::sim::{Compiled, PlantSim, Twin, build_twin};
 use crate::trace::TraceWriter;
@@ -70,6 +70,13 @@ fn exits(twin: &Twin) -> u64 {
     twin.world.resource::<crate::sim::PlantHot>().exits
 }
 
+/// ∫ WIP dt since the last statistics reset, up to now [part·s].
+fn wip_area(twin: &Twin) -> f64 {
+    let p = twin.world.resource::<crate::sim::PlantHot>();
+    let now = twin.now().secs();
+    p.wip.mean(now) * (now - p.stats_since)
+}
+
 /// Runs until `n` parts have left since the last reset, reporting progress in [0, 1].
 fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64)) -> Result<(), RunError> {
     twin.model.stop_at_exits = Some(n);
@@ -122,7 +129,9 @@ pub fn run_replication(
         }
         return Err(e);
     }
-    let report = collect(&mut twin, rep, seed);
+    let series = std::mem::take(&mut twin.model.series);
+    let mut report = collect(&mut twin, rep, seed);
+    report.series = series;
     if let Some(t) = twin.model.trace.take() {
         let path = t.path().to_path_buf();
         t.finish().map_err(|source| RunError::Trace { path, source })?;
@@ -149,9 +158,21 @@ fn advance(twin: &mut Twin, rep: u32, settings: &RunSettings, progress: &dyn Fn(
         Horizon::Time(h) => {
             let from = twin.now().secs();
             let chunks = 100;
+            let (mut last_t, mut last_exits, mut last_area) = (from, exits(twin), wip_area(twin));
             for i in 1..=chunks {
                 let t = from + (h.secs() - from) * i as f64 / chunks as f64;
                 twin.run_until(SimTime::from_secs(t));
+                // One point per chunk: throughput and time-average WIP over the chunk.
+                let (e, area) = (exits(twin), wip_area(twin));
+                let dt = t - last_t;
+                if dt > 0.0 {
+                    twin.model.series.push(SeriesPoint {
+                        t_s: t,
+                        throughput_per_h: (e - last_exits) as f64 * 3600.0 / dt,
+                        wip: (area - last_area) / dt,
+                    });
+                }
+                (last_t, last_exits, last_area) = (t, e, area);
                 progress(i as f64 / chunks as f64);
             }
         }

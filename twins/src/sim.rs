@@ -444,6 +444,8 @@ pub struct PlantSim {
     pub trace: Option<TraceWriter>,
     /// Stop when this many good parts have left since the last reset.
     pub stop_at_exits: Option<u64>,
+    /// Throughput and WIP over time, filled by the runner between batches.
+    pub series: Vec<crate::kpi::SeriesPoint>,
 }
 
 /// A runnable twin of a plant.
@@ -548,6 +550,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         state,
         trace: None,
         stop_at_exits: None,
+        series: Vec::new(),
     };
     let mut twin = Simulation::new(world, model);
     let k = twin.kernel_mut();
