@@ -205,3 +205,34 @@ fn unresolved_paths_are_located_with_the_nearest_name() {
         "{e}"
     );
 }
+
+/// `target_half_width` adds replications until every variant's interval is narrow enough (or the
+/// maximum is reached), the same number for every variant so that differences stay paired.
+#[test]
+fn target_precision_adds_replications_until_narrow_enough() {
+    let path = study(
+        "target",
+        r#"
+[study]
+plant = "mm1.toml"
+replications = 4
+target_kpi = "plant.throughput_per_h"
+target_half_width = 15.0
+max_replications = 60
+[[variant]]
+name = "faster"
+set = { "station.Server.process_time" = { dist = "exponential", mean = "0.9s" } }
+"#,
+    );
+    let s = load_study(&path).unwrap();
+    let (runs, _) = run_study(&s, &|_| {}).unwrap();
+    let names: Vec<String> = s.variants.iter().map(|v| v.name.clone()).collect();
+    let res = compare(&names, &runs);
+    let n = runs.reports[0].len();
+    assert!(n > 4, "no replications were added");
+    assert!(runs.reports.iter().all(|r| r.len() == n), "variants must have the same replications");
+    for v in &res {
+        let k = v.kpis.iter().find(|k| k.kpi == "plant.throughput_per_h").unwrap();
+        assert!(k.ci95 <= 15.0 || n == 60, "{}: ±{} after {n} replications", v.name, k.ci95);
+    }
+}
