@@ -230,9 +230,17 @@ set = { "station.Server.process_time" = { dist = "exponential", mean = "0.9s" } 
     let res = compare(&names, &runs);
     let n = runs.reports[0].len();
     assert!(n > 4, "no replications were added");
-    assert!(runs.reports.iter().all(|r| r.len() == n), "variants must have the same replications");
+    assert!(
+        runs.reports.iter().all(|r| r.len() == n),
+        "variants must have the same replications"
+    );
     for v in &res {
         let k = v.kpis.iter().find(|k| k.kpi == "plant.throughput_per_h").unwrap();
-        assert!(k.ci95 <= 15.0 || n == 60, "{}: ±{} after {n} replications", v.name, k.ci95);
+        assert!(
+            k.ci95 <= 15.0 || n == 60,
+            "{}: ±{} after {n} replications",
+            v.name,
+            k.ci95
+        );
     }
 }

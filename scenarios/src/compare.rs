@@ -258,34 +258,46 @@ pub fn compare(names: &[String], runs: &StudyRuns) -> Vec<VariantResult> {
     let flat: Vec<Vec<Vec<(String, f64)>>> = runs
         .reports
         .iter()
-        .map(|reps| reps.iter().map(flatten_report).collect())
+        .map(|reps| reps.par_iter().map(flatten_report).collect())
         .collect();
-    let series = |v: usize, kpi: &str| -> Vec<f64> {
+    // Reports of one plant list their KPIs in the same order, so a KPI is found by position;
+    // the name check guards the assumption and falls back to a search.
+    let column = |v: usize, i: usize, kpi: &str| -> Vec<f64> {
         flat[v]
             .iter()
-            .map(|f| f.iter().find(|(k, _)| k == kpi).map_or(f64::NAN, |(_, x)| *x))
+            .map(|f| match f.get(i) {
+                Some((k, x)) if k == kpi => *x,
+                _ => f.iter().find(|(k, _)| k == kpi).map_or(f64::NAN, |(_, x)| *x),
+            })
             .collect()
     };
+    let base_index: std::collections::HashMap<&str, usize> =
+        flat.first().and_then(|r| r.first()).map_or_else(Default::default, |f| {
+            f.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect()
+        });
     let mut out = Vec::new();
     for v in 0..flat.len() {
         let Some(first) = flat[v].first() else { continue };
         let mut kpis = Vec::new();
         let mut diffs = Vec::new();
-        for (kpi, _) in first {
-            let xs = series(v, kpi);
-            let Some(i) = Interval::from_samples(&xs, 0.95) else {
+        for (i, (kpi, _)) in first.iter().enumerate() {
+            let xs = column(v, i, kpi);
+            let Some(est) = Interval::from_samples(&xs, 0.95) else {
                 continue;
             };
             kpis.push(KpiEstimate {
                 kpi: kpi.clone(),
-                mean: i.mean,
-                ci95: i.half_width,
-                n: i.n,
+                mean: est.mean,
+                ci95: est.half_width,
+                n: est.n,
             });
-            if v == 0 || !flat[0][0].iter().any(|(k, _)| k == kpi) {
+            let Some(&bi) = base_index.get(kpi.as_str()) else {
+                continue;
+            };
+            if v == 0 {
                 continue;
             }
-            let base = series(0, kpi);
+            let base = column(0, bi, kpi);
             let n = xs.len().min(base.len());
             let d: Vec<f64> = (0..n).map(|r| xs[r] - base[r]).collect();
             let Some(di) = Interval::from_samples(&d, 0.95) else {
