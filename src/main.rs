@@ -2,6 +2,7 @@
 //! all domain logic lives in the library crates.
 
 mod run_cmd;
+mod schedule_cmd;
 mod study_cmd;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Run a what-if study: variants of a plant compared with common random numbers.
     Study(study_cmd::StudyArgs),
+    /// Schedule a job-shop / flexible job-shop instance, or benchmark a directory of them.
+    Schedule(schedule_cmd::ScheduleArgs),
 }
 
 /// Exit code for invalid input files or arguments.
@@ -34,5 +37,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
         Command::Study(args) => study_cmd::run(args),
+        Command::Schedule(args) => schedule_cmd::run(args),
     }
 }

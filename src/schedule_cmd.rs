@@ -1,0 +1,235 @@
+//! `twin schedule`: solve a job-shop / flexible job-shop instance, or benchmark a directory of
+//! published instances against their best-known bounds.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use twinworks_aps::bench::{BenchRow, NameFilter, load_instance, run_bench};
+use twinworks_aps::milp::{MilpOptions, MilpOutcome, solve_milp};
+use twinworks_aps::prelude::*;
+use twinworks_engine::parse_duration;
+
+use crate::{EXIT_INPUT, EXIT_RUN};
+
+#[derive(Args)]
+pub struct ScheduleArgs {
+    /// An instance: Taillard / OR-Library (.txt), Brandimarte (.fjs) or a serialized problem (.json).
+    file: Option<PathBuf>,
+    /// Benchmark every instance of this directory (with its bounds.csv) instead.
+    #[arg(long, conflicts_with = "file")]
+    bench: Option<PathBuf>,
+    /// With --bench: only these instances, e.g. "ta01-ta50,ft06".
+    #[arg(long, requires = "bench")]
+    only: Option<String>,
+    /// Wall-clock limit per instance ("10s", "2min").
+    #[arg(long, conflicts_with = "iterations")]
+    time_limit: Option<String>,
+    /// An iteration budget instead of a time limit: reproducible for any thread count.
+    #[arg(long)]
+    iterations: Option<u64>,
+    /// Worker threads of the portfolio.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Seed of the portfolio.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// makespan, twt (total weighted tardiness) or lmax (maximum lateness).
+    #[arg(long, default_value = "makespan")]
+    objective: String,
+    /// Solve the exact MILP instead (classical job shops; pure-Rust microlp unless built with --features highs).
+    #[arg(long, conflicts_with = "bench")]
+    milp: bool,
+    /// Write the schedule (JSON) here.
+    #[arg(long, conflicts_with = "bench")]
+    out: Option<PathBuf>,
+    /// With --bench: also write the rows as CSV here.
+    #[arg(long, requires = "bench")]
+    csv: Option<PathBuf>,
+}
+
+fn input_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(EXIT_INPUT)
+}
+
+fn run_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(EXIT_RUN)
+}
+
+pub fn run(args: ScheduleArgs) -> ExitCode {
+    let mut opts = SolveOptions {
+        threads: args.threads.max(1),
+        seed: args.seed,
+        ..SolveOptions::default()
+    };
+    match args.objective.parse() {
+        Ok(o) => opts.objective = o,
+        Err(e) => return input_error(format!("--objective: {e}")),
+    }
+    let time_limit = match &args.time_limit {
+        Some(t) => match parse_duration(t) {
+            Ok(d) if d.secs() > 0.0 => Some(Duration::from_secs_f64(d.secs())),
+            Ok(_) => return input_error("--time-limit must be > 0"),
+            Err(e) => return input_error(format!("--time-limit: {e}")),
+        },
+        None => None,
+    };
+    match (time_limit, args.iterations) {
+        (Some(t), _) => opts.budget = Budget::TimeLimit(t),
+        (None, Some(n)) => opts.budget = Budget::Iterations(n),
+        (None, None) => opts.budget = Budget::TimeLimit(Duration::from_secs(10)),
+    }
+    if let Some(dir) = &args.bench {
+        return bench(dir, args.only.as_deref().unwrap_or(""), &opts, args.csv.as_ref());
+    }
+    let Some(file) = &args.file else {
+        return input_error("give an instance file or --bench DIR (see twin schedule --help)");
+    };
+    if file.extension().is_some_and(|e| e == "toml") {
+        return input_error(format!(
+            "{}: scheduling a plant file's orders is not built yet; give a .txt, .fjs or .json instance",
+            file.display()
+        ));
+    }
+    let problem = match load_instance(file) {
+        Ok(p) => p,
+        Err(e) => return input_error(e),
+    };
+    if args.milp {
+        let limit = time_limit.map_or(60.0, |d| d.as_secs_f64());
+        return match solve_milp(
+            &problem,
+            &MilpOptions {
+                time_limit_s: limit,
+                ..Default::default()
+            },
+        ) {
+            Ok(MilpOutcome::Optimal { makespan, schedule }) => finish(
+                &problem,
+                &schedule,
+                &format!("milp: proved optimal makespan {makespan}"),
+                args.out.as_ref(),
+            ),
+            Ok(MilpOutcome::TimeLimit {
+                best: Some((makespan, schedule)),
+            }) => finish(
+                &problem,
+                &schedule,
+                &format!("milp: time limit, best makespan {makespan} (not proven optimal)"),
+                args.out.as_ref(),
+            ),
+            Ok(MilpOutcome::TimeLimit { best: None }) => {
+                println!("{}: milp: time limit, no schedule found", problem.name);
+                ExitCode::SUCCESS
+            }
+            Ok(MilpOutcome::Infeasible) => {
+                println!("{}: milp: infeasible", problem.name);
+                ExitCode::SUCCESS
+            }
+            Ok(other) => {
+                println!("{}: milp: {other:?}", problem.name);
+                ExitCode::SUCCESS
+            }
+            Err(e) => run_error(e),
+        };
+    }
+    match solve(&problem, &opts) {
+        Ok(r) => {
+            let gap = r
+                .gap_to_lower_bound_percent
+                .map_or("n/a".into(), |g| format!("{g:.2}%"));
+            let summary = format!(
+                "{} = {}   lower bound {}   gap to bound {gap}{}   time to best {}   {} iterations",
+                r.objective,
+                r.value,
+                r.lower_bound,
+                if r.proven_optimal { " (optimal)" } else { "" },
+                r.time_to_best_s.map_or("n/a".into(), |t| format!("{t:.2} s")),
+                r.iterations
+            );
+            finish(&problem, &r.schedule, &summary, args.out.as_ref())
+        }
+        Err(e) => run_error(e),
+    }
+}
+
+/// Checks the schedule with the independent checker, prints, and writes it.
+fn finish(problem: &Problem, schedule: &Schedule, summary: &str, out: Option<&PathBuf>) -> ExitCode {
+    if let Err(v) = check(problem, schedule) {
+        return run_error(format!(
+            "the solver returned an infeasible schedule ({} violations, first: {})",
+            v.len(),
+            v[0]
+        ));
+    }
+    println!("{}: {summary}   (checked feasible)", problem.name);
+    if let Some(path) = out {
+        let text = match serde_json::to_string_pretty(schedule) {
+            Ok(t) => t,
+            Err(e) => return run_error(e),
+        };
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            return run_error(format!("writing {}: {e}", path.display()));
+        }
+        eprintln!("schedule written to {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+fn bench(dir: &std::path::Path, only: &str, opts: &SolveOptions, csv: Option<&PathBuf>) -> ExitCode {
+    let filter = match NameFilter::parse(only) {
+        Ok(f) => f,
+        Err(e) => return input_error(format!("--only: {e}")),
+    };
+    let mut csv_file = match csv {
+        Some(p) => {
+            match std::fs::File::create(p).and_then(|mut f| writeln!(f, "{}", BenchRow::CSV_HEADER).map(|_| f)) {
+                Ok(f) => Some(f),
+                Err(e) => return run_error(format!("{}: {e}", p.display())),
+            }
+        }
+        None => None,
+    };
+    println!(
+        "{:<8} {:>8} {:>10} {:>7} {:>8} {:>9}",
+        "instance", "value", "best_known", "gap%", "lb", "t_best_s"
+    );
+    let mut io_error = None;
+    let rows = run_bench(dir, &filter, opts, |row, _| {
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.2}"));
+        println!(
+            "{:<8} {:>8} {:>10} {:>7} {:>8} {:>9}",
+            row.instance,
+            row.value,
+            row.best_known.map_or("-".into(), |b| b.to_string()),
+            f(row.gap_percent),
+            row.lower_bound,
+            f(row.time_to_best_s)
+        );
+        if let Some(file) = csv_file.as_mut()
+            && let Err(e) = writeln!(file, "{}", row.csv())
+        {
+            io_error.get_or_insert(e);
+        }
+    });
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => return run_error(e),
+    };
+    if let Some(e) = io_error {
+        return run_error(format!("writing the CSV: {e}"));
+    }
+    let gaps: Vec<f64> = rows.iter().filter_map(|r| r.gap_percent).collect();
+    if !gaps.is_empty() {
+        println!(
+            "mean gap to best known: {:.3}% over {} instances",
+            gaps.iter().sum::<f64>() / gaps.len() as f64,
+            gaps.len()
+        );
+    }
+    ExitCode::SUCCESS
+}
