@@ -1,6 +1,7 @@
 //! `twin`: the Twinworks command line. Argument parsing, progress and output formats only;
 //! all domain logic lives in the library crates.
 
+mod gantt;
 mod run_cmd;
 mod schedule_cmd;
 mod study_cmd;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use twinworks_aps::bench::{BenchRow, NameFilter, load_instance, run_bench};
 use twinworks_aps::milp::{MilpOptions, MilpOutcome, solve_milp};
+use twinworks_aps::plant_plan::{PlantSchedule, Split, plant_problem};
 use twinworks_aps::prelude::*;
 use twinworks_engine::parse_duration;
 
@@ -16,7 +17,8 @@ use crate::{EXIT_INPUT, EXIT_RUN};
 
 #[derive(Args)]
 pub struct ScheduleArgs {
-    /// An instance: Taillard / OR-Library (.txt), Brandimarte (.fjs) or a serialized problem (.json).
+    /// A plant file (.toml) whose orders to schedule, or an instance: Taillard / OR-Library
+    /// (.txt), Brandimarte (.fjs), a serialized problem (.json).
     file: Option<PathBuf>,
     /// Benchmark every instance of this directory (with its bounds.csv) instead.
     #[arg(long, conflicts_with = "file")]
@@ -42,12 +44,22 @@ pub struct ScheduleArgs {
     /// Solve the exact MILP instead (classical job shops; pure-Rust microlp unless built with --features highs).
     #[arg(long, conflicts_with = "bench")]
     milp: bool,
-    /// Write the schedule (JSON) here.
+    /// Write the schedule (JSON) here; for a plant file in the documented format
+    /// (solvers/aps/schedule.schema.json).
     #[arg(long, conflicts_with = "bench")]
     out: Option<PathBuf>,
-    /// With --bench: also write the rows as CSV here.
-    #[arg(long, requires = "bench")]
+    /// With --bench: the rows as CSV; with a plant: the schedule as CSV.
+    #[arg(long)]
     csv: Option<PathBuf>,
+    /// With a plant file: replace its orders with the orders of this CSV.
+    #[arg(long)]
+    orders: Option<PathBuf>,
+    /// With a plant file: one job per order ("lot", the default) or per unit ("unit").
+    #[arg(long, default_value = "lot")]
+    split: String,
+    /// With a plant file: write an SVG Gantt chart here.
+    #[arg(long)]
+    gantt: Option<PathBuf>,
 }
 
 fn input_error(msg: impl std::fmt::Display) -> ExitCode {
@@ -90,10 +102,7 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
         return input_error("give an instance file or --bench DIR (see twin schedule --help)");
     };
     if file.extension().is_some_and(|e| e == "toml") {
-        return input_error(format!(
-            "{}: scheduling a plant file's orders is not built yet; give a .txt, .fjs or .json instance",
-            file.display()
-        ));
+        return plan_plant(file, &args, &opts);
     }
     let problem = match load_instance(file) {
         Ok(p) => p,
@@ -176,6 +185,113 @@ fn finish(problem: &Problem, schedule: &Schedule, summary: &str, out: Option<&Pa
             return run_error(format!("writing {}: {e}", path.display()));
         }
         eprintln!("schedule written to {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Schedules the orders of a plant file and writes the schedule as JSON, CSV and a Gantt chart.
+fn plan_plant(file: &std::path::Path, args: &ScheduleArgs, opts: &SolveOptions) -> ExitCode {
+    let mut plant = match twinworks_twins::plant_file::load_plant(file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_INPUT);
+        }
+    };
+    if let Some(csv) = &args.orders {
+        let products: Vec<String> = plant.products.iter().map(|p| p.name.clone()).collect();
+        match twinworks_twins::orders_csv::read_orders_csv(csv, &products, plant.start.as_ref()) {
+            Ok(o) => plant.orders = o,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_INPUT);
+            }
+        }
+    }
+    let split = match args.split.as_str() {
+        "lot" => Split::Lot,
+        "unit" => Split::Unit,
+        other => return input_error(format!("--split: '{other}' is not lot or unit")),
+    };
+    let pp = match plant_problem(&plant, split) {
+        Ok(p) => p,
+        Err(e) => return input_error(format!("{}: {e}", file.display())),
+    };
+    let r = match solve(&pp.problem, opts) {
+        Ok(r) => r,
+        Err(e) => return run_error(e),
+    };
+    if let Err(v) = check(&pp.problem, &r.schedule) {
+        return run_error(format!(
+            "the solver returned an infeasible schedule ({} violations, first: {})",
+            v.len(),
+            v[0]
+        ));
+    }
+    let doc = PlantSchedule::new(
+        &pp,
+        &plant,
+        &r.schedule,
+        r.objective.to_string(),
+        r.value,
+        r.lower_bound,
+    );
+    // Order-level summary: completion of each job against its due date.
+    let mut late = 0;
+    let mut tardiness = 0;
+    for (j, job) in doc.jobs.iter().enumerate() {
+        let done = doc
+            .operations
+            .iter()
+            .filter(|o| o.job == j)
+            .map(|o| o.end)
+            .max()
+            .unwrap_or(0);
+        if let Some(d) = job.due
+            && done > d
+        {
+            late += 1;
+            tardiness += done - d;
+        }
+    }
+    let makespan = doc.operations.iter().map(|o| o.end).max().unwrap_or(0);
+    println!(
+        "{}: {} jobs ({} split) on {} machines   {} = {}   lower bound {}   makespan {:.2} h   late jobs {}   total tardiness {:.2} h   (checked feasible)",
+        plant.name,
+        doc.jobs.len(),
+        args.split,
+        doc.machines.len(),
+        doc.objective,
+        doc.value,
+        doc.lower_bound,
+        makespan as f64 / 3600.0,
+        late,
+        tardiness as f64 / 3600.0
+    );
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    };
+    if let Some(out) = &args.out {
+        let text = match serde_json::to_string_pretty(&doc) {
+            Ok(t) => t + "\n",
+            Err(e) => return run_error(e),
+        };
+        if let Err(e) = write(out, text) {
+            return run_error(e);
+        }
+        eprintln!("schedule written to {}", out.display());
+    }
+    if let Some(csv) = &args.csv {
+        if let Err(e) = write(csv, crate::gantt::schedule_csv(&doc)) {
+            return run_error(e);
+        }
+        eprintln!("schedule CSV written to {}", csv.display());
+    }
+    if let Some(g) = &args.gantt {
+        if let Err(e) = crate::gantt::gantt_svg(&doc, g) {
+            return run_error(format!("writing {}: {e}", g.display()));
+        }
+        eprintln!("Gantt chart written to {}", g.display());
     }
     ExitCode::SUCCESS
 }

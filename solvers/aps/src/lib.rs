@@ -48,6 +48,7 @@ pub mod dispatch;
 mod graph;
 pub mod milp;
 pub mod objective;
+pub mod plant_plan;
 pub mod problem;
 pub mod rng;
 pub mod schedule;

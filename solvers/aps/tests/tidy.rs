@@ -35,7 +35,14 @@ fn source_files_are_documented_small_and_not_mod_rs() {
 fn dependencies_stay_minimal() {
     let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .expect("Cargo.toml is readable");
-    let allowed = ["rayon", "serde", "serde_json", "thiserror", "good_lp"];
+    let allowed = [
+        "twinworks-twins",
+        "rayon",
+        "serde",
+        "serde_json",
+        "thiserror",
+        "good_lp",
+    ];
     let deps = manifest
         .split("[dependencies]")
         .nth(1)

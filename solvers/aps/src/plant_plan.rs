@@ -1,0 +1,334 @@
+//! Planning a plant's orders: a `PlantModel` and its orders become a [`Problem`], and a solved
+//! [`Schedule`] comes back in plant terms as a [`PlantSchedule`] — the documented JSON that the
+//! viewer and the dispatcher read (`solvers/aps/schedule.schema.json`).
+//!
+//! The mapping, stated plainly:
+//! - every parallel server of a station is one machine (`Lathe#0`, `Lathe#1`);
+//! - an order is one job per lot (`Split::Lot`: each operation processes the whole quantity,
+//!   duration = quantity × mean unit time) or one job per unit (`Split::Unit`);
+//! - an operation is a routing step; its alternatives are all servers of the step's stations,
+//!   with the mean of the step's process-time distribution at that station;
+//! - setups: the mean of the station's setup distribution from one product family to another
+//!   (none within a family, none before a machine's first operation);
+//! - release = order release, due = order due date, weight = order priority;
+//! - time unit: whole seconds from the plant's time 0 (its calendar start, if it has one).
+//!
+//! Not modelled by the schedule (the simulation has them): shift calendars, breakdowns, scrap and
+//! random process times. The schedule is the deterministic plan; run it through the twin to see
+//! how it fares against them.
+
+use serde::{Deserialize, Serialize};
+use twinworks_twins::plant::PlantModel;
+
+use crate::problem::{Alternative, Job, Operation, Problem, SetupMatrix, Time};
+use crate::schedule::Schedule;
+
+/// The version tag of the schedule JSON format.
+pub const FORMAT: &str = "twinworks-schedule/1";
+
+/// How orders become jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// One job per order: each operation processes the whole lot.
+    Lot,
+    /// One job per unit of an order.
+    Unit,
+}
+
+/// A machine of the problem: one server of a station.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MachineRef {
+    /// Station name.
+    pub station: String,
+    /// Server index within the station (0-based).
+    pub server: u32,
+}
+
+/// A job of the problem: an order, or one unit of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobRef {
+    /// Order id.
+    pub order: String,
+    /// Product name.
+    pub product: String,
+    /// Units in this job.
+    pub quantity: u32,
+    /// Which unit (0-based) with `Split::Unit`.
+    pub unit: Option<u32>,
+    /// Release [s].
+    pub release: Time,
+    /// Due date [s], if any.
+    pub due: Option<Time>,
+    /// Weight (the order's priority).
+    pub weight: i64,
+}
+
+/// A plant's orders as a scheduling problem, with the way back to plant names.
+#[derive(Clone, Debug)]
+pub struct PlantProblem {
+    /// The problem for the solvers.
+    pub problem: Problem,
+    /// Machine index → station and server.
+    pub machines: Vec<MachineRef>,
+    /// Job index → order.
+    pub jobs: Vec<JobRef>,
+    /// Family index → name.
+    pub families: Vec<String>,
+    /// How orders were split.
+    pub split: Split,
+}
+
+/// Why a plant cannot be planned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// There is nothing to plan.
+    #[error("the plant has no orders to schedule (add [[order]] entries or --orders FILE)")]
+    NoOrders,
+    /// Unit split would make too many jobs.
+    #[error("splitting into units makes {jobs} jobs (at most {max}); use --split lot")]
+    TooManyJobs { jobs: usize, max: usize },
+}
+
+/// Most jobs a unit split may create.
+pub const MAX_UNIT_JOBS: usize = 20_000;
+
+fn secs(x: f64) -> Time {
+    x.round() as Time
+}
+
+/// Builds the scheduling problem of `plant`'s orders.
+pub fn plant_problem(plant: &PlantModel, split: Split) -> Result<PlantProblem, PlanError> {
+    if plant.orders.is_empty() {
+        return Err(PlanError::NoOrders);
+    }
+    if split == Split::Unit {
+        let jobs: usize = plant.orders.iter().map(|o| o.quantity as usize).sum();
+        if jobs > MAX_UNIT_JOBS {
+            return Err(PlanError::TooManyJobs {
+                jobs,
+                max: MAX_UNIT_JOBS,
+            });
+        }
+    }
+    let mut machines = Vec::new();
+    let mut first_machine = Vec::new();
+    for st in &plant.stations {
+        first_machine.push(machines.len());
+        for k in 0..st.capacity {
+            machines.push(MachineRef {
+                station: st.name.clone(),
+                server: k,
+            });
+        }
+    }
+    let mut jobs = Vec::new();
+    let mut refs = Vec::new();
+    for o in &plant.orders {
+        let product = &plant.products[o.product];
+        let (count, per_job) = match split {
+            Split::Lot => (1, o.quantity),
+            Split::Unit => (o.quantity, 1),
+        };
+        for u in 0..count {
+            let operations = product
+                .routing
+                .iter()
+                .enumerate()
+                .map(|(k, step)| {
+                    let alternatives = step
+                        .stations
+                        .iter()
+                        .flat_map(|&s| {
+                            let d = secs(plant.process_time(o.product, k, s).mean() * per_job as f64);
+                            let first = first_machine[s];
+                            (0..plant.stations[s].capacity as usize).map(move |srv| Alternative {
+                                machine: first + srv,
+                                duration: d,
+                            })
+                        })
+                        .collect();
+                    Operation {
+                        alternatives,
+                        family: product.family,
+                    }
+                })
+                .collect();
+            let mut job = Job::new(operations);
+            job.release = secs(o.release.secs());
+            job.due = o.due.map(|d| secs(d.secs()));
+            job.weight = o.priority.max(0) as i64;
+            jobs.push(job);
+            refs.push(JobRef {
+                order: o.id.clone(),
+                product: product.name.clone(),
+                quantity: per_job,
+                unit: (split == Split::Unit).then_some(u),
+                release: secs(o.release.secs()),
+                due: o.due.map(|d| secs(d.secs())),
+                weight: o.priority.max(0) as i64,
+            });
+        }
+    }
+    let families = plant.families.len();
+    let setups = plant.stations.iter().any(|s| s.setups.any()).then(|| {
+        let mut m = SetupMatrix::zeros(machines.len(), families);
+        for (s, st) in plant.stations.iter().enumerate() {
+            for srv in 0..st.capacity as usize {
+                for from in 0..families {
+                    for to in 0..families {
+                        if from != to
+                            && let Some(d) = st.setups.between(Some(from), to)
+                        {
+                            m.set(first_machine[s] + srv, from, to, secs(d.mean()));
+                        }
+                    }
+                }
+            }
+        }
+        m
+    });
+    Ok(PlantProblem {
+        problem: Problem {
+            name: plant.name.clone(),
+            machines: machines.len(),
+            jobs,
+            setups,
+        },
+        machines,
+        jobs: refs,
+        families: plant.families.clone(),
+        split,
+    })
+}
+
+/// One operation of a plant schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedOperation {
+    /// Job index.
+    pub job: usize,
+    /// Order id.
+    pub order: String,
+    /// Product name.
+    pub product: String,
+    /// Routing step (0-based).
+    pub step: usize,
+    /// Machine index.
+    pub machine: usize,
+    /// Station name.
+    pub station: String,
+    /// Server of the station.
+    pub server: u32,
+    /// Start [s].
+    pub start: Time,
+    /// End [s].
+    pub end: Time,
+}
+
+/// A setup interval of a plant schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedSetup {
+    /// Machine index.
+    pub machine: usize,
+    /// Station name.
+    pub station: String,
+    /// Server of the station.
+    pub server: u32,
+    /// Start [s].
+    pub start: Time,
+    /// End [s].
+    pub end: Time,
+    /// Family set up from.
+    pub from_family: String,
+    /// Family set up for.
+    pub to_family: String,
+}
+
+/// A schedule in plant terms: the documented JSON (`schedule.schema.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlantSchedule {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Plant name.
+    pub plant: String,
+    /// Unit of every time in the document: seconds from the plant's time 0.
+    pub time_unit: String,
+    /// The plant's calendar start (RFC 3339) that time 0 stands for, if it has one.
+    pub calendar_start: Option<String>,
+    /// How orders were split into jobs.
+    pub split: Split,
+    /// The objective optimized.
+    pub objective: String,
+    /// Its value.
+    pub value: i64,
+    /// A lower bound on it.
+    pub lower_bound: i64,
+    /// Machines (station servers).
+    pub machines: Vec<MachineRef>,
+    /// Jobs (orders or units).
+    pub jobs: Vec<JobRef>,
+    /// Operations in order of start time.
+    pub operations: Vec<PlannedOperation>,
+    /// Setups in order of start time.
+    pub setups: Vec<PlannedSetup>,
+}
+
+impl PlantSchedule {
+    /// Translates a solved schedule back into plant terms.
+    pub fn new(
+        pp: &PlantProblem,
+        plant: &PlantModel,
+        schedule: &Schedule,
+        objective: String,
+        value: i64,
+        lower_bound: i64,
+    ) -> PlantSchedule {
+        let mut operations: Vec<PlannedOperation> = schedule
+            .operations
+            .iter()
+            .map(|o| PlannedOperation {
+                job: o.job,
+                order: pp.jobs[o.job].order.clone(),
+                product: pp.jobs[o.job].product.clone(),
+                step: o.operation,
+                machine: o.machine,
+                station: pp.machines[o.machine].station.clone(),
+                server: pp.machines[o.machine].server,
+                start: o.start,
+                end: o.end,
+            })
+            .collect();
+        operations.sort_by_key(|o| (o.start, o.machine));
+        let family =
+            |r: &crate::schedule::OpRef| pp.families[pp.problem.jobs[r.job].operations[r.operation].family].clone();
+        let mut setups: Vec<PlannedSetup> = schedule
+            .setups
+            .iter()
+            .map(|s| PlannedSetup {
+                machine: s.machine,
+                station: pp.machines[s.machine].station.clone(),
+                server: pp.machines[s.machine].server,
+                start: s.start,
+                end: s.end,
+                from_family: family(&s.from),
+                to_family: family(&s.to),
+            })
+            .collect();
+        setups.sort_by_key(|s| (s.start, s.machine));
+        PlantSchedule {
+            format: FORMAT.to_string(),
+            plant: plant.name.clone(),
+            time_unit: "s".into(),
+            calendar_start: plant.start.as_ref().map(|s| s.text.clone()),
+            split: pp.split,
+            objective,
+            value,
+            lower_bound,
+            machines: pp.machines.clone(),
+            jobs: pp.jobs.clone(),
+            operations,
+            setups,
+        }
+    }
+}

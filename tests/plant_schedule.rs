@@ -1,0 +1,184 @@
+//! Scheduling a plant's orders: the schedule JSON follows its JSON Schema, and an independent
+//! plant-level check confirms it (no server double-booked, routing order, releases, durations
+//! equal to lot size × mean process time).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use twinworks_twins::prelude::load_plant;
+
+/// A small JSON Schema check: `type`, `const`, `enum`, `required`, `additionalProperties:
+/// false`, `properties`, `items`, `minimum` — the keywords our schema uses.
+fn validate(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "null" => v.is_null(),
+            _ => false,
+        });
+        if !ok {
+            errors.push(format!("{at}: expected {types:?}, got {v}"));
+            return;
+        }
+    }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        errors.push(format!("{at}: expected {c}, got {v}"));
+    }
+    if let Some(Value::Array(e)) = schema.get("enum")
+        && !e.contains(v)
+    {
+        errors.push(format!("{at}: {v} not in {e:?}"));
+    }
+    if let (Some(min), Some(x)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64())
+        && x < min
+    {
+        errors.push(format!("{at}: {x} < {min}"));
+    }
+    if let Value::Object(o) = v {
+        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            let r = r.as_str().unwrap();
+            if !o.contains_key(r) {
+                errors.push(format!("{at}: missing '{r}'"));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (k, x) in o {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => validate(s, x, &format!("{at}.{k}"), errors),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{at}: unexpected '{k}'"))
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Value::Array(a), Some(items)) = (v, schema.get("items")) {
+        for (i, x) in a.iter().enumerate() {
+            validate(items, x, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+fn schedule(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "schedule",
+            "scenarios/samples/machining_cell.toml",
+            "--iterations",
+            "3000",
+            "--out",
+            "/dev/stdout",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(&text[text.find('{').unwrap()..]).expect("schedule JSON")
+}
+
+fn check_plant_level(doc: &Value) {
+    let plant = load_plant(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/samples/machining_cell.toml"
+    )))
+    .unwrap();
+    let ops = doc["operations"].as_array().unwrap();
+    let jobs = doc["jobs"].as_array().unwrap();
+    // No server does two things at once (setups included).
+    let mut by_machine: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+    for o in ops.iter().chain(doc["setups"].as_array().unwrap()) {
+        by_machine
+            .entry(o["machine"].as_i64().unwrap())
+            .or_default()
+            .push((o["start"].as_i64().unwrap(), o["end"].as_i64().unwrap()));
+    }
+    for (m, mut iv) in by_machine {
+        iv.sort();
+        for w in iv.windows(2) {
+            assert!(w[1].0 >= w[0].1, "machine {m} double-booked: {w:?}");
+        }
+    }
+    // Each job follows its product's routing on eligible stations, after its release, with the
+    // lot's mean process time.
+    for (j, job) in jobs.iter().enumerate() {
+        let product = plant.product_id(job["product"].as_str().unwrap()).unwrap();
+        let mut mine: Vec<&Value> = ops.iter().filter(|o| o["job"].as_i64() == Some(j as i64)).collect();
+        mine.sort_by_key(|o| o["step"].as_i64());
+        let routing = &plant.products[product].routing;
+        assert_eq!(mine.len(), routing.len(), "job {j} has every step once");
+        let mut ready = job["release"].as_i64().unwrap();
+        for (k, o) in mine.iter().enumerate() {
+            let st = plant.station_id(o["station"].as_str().unwrap()).unwrap();
+            assert!(
+                routing[k].stations.contains(&st),
+                "job {j} step {k} on an ineligible station"
+            );
+            let qty = job["quantity"].as_i64().unwrap() as f64;
+            let expect = (plant.process_time(product, k, st).mean() * qty).round() as i64;
+            let (s, e) = (o["start"].as_i64().unwrap(), o["end"].as_i64().unwrap());
+            assert_eq!(e - s, expect, "job {j} step {k} duration");
+            assert!(
+                s >= ready,
+                "job {j} step {k} starts before its predecessor ends or before release"
+            );
+            ready = e;
+        }
+    }
+}
+
+#[test]
+fn plant_schedule_follows_its_schema_and_is_feasible() {
+    let schema: Value = serde_json::from_str(include_str!("../solvers/aps/schedule.schema.json")).unwrap();
+    for args in [
+        &["--objective", "twt"][..],
+        &["--split", "unit", "--objective", "makespan"][..],
+        &["--orders", "scenarios/samples/cell_orders.csv"][..],
+    ] {
+        let doc = schedule(args);
+        let mut errors = Vec::new();
+        validate(&schema, &doc, "$", &mut errors);
+        assert!(errors.is_empty(), "{args:?}: {errors:#?}");
+        check_plant_level(&doc);
+    }
+    let unit = schedule(&["--split", "unit"]);
+    let total: i64 = load_plant(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/samples/machining_cell.toml"
+    )))
+    .unwrap()
+    .orders
+    .iter()
+    .map(|o| o.quantity as i64)
+    .sum();
+    assert_eq!(unit["jobs"].as_array().unwrap().len() as i64, total, "one job per unit");
+    let csv = schedule(&["--orders", "scenarios/samples/cell_orders.csv"]);
+    assert!(
+        csv["jobs"][0]["order"].as_str().unwrap().starts_with("WK48-"),
+        "--orders replaces the plant's orders"
+    );
+}
+
+#[test]
+fn plant_without_orders_is_an_input_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["schedule", "scenarios/samples/mm1.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no orders"));
+}
