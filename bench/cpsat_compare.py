@@ -8,7 +8,7 @@ exactly-one choice for flexible operations), AddNoOverlap per machine,
 precedence within each job, minimise the makespan.
 
 usage: bench/cpsat_compare.py [--time-limit 10] [--workers 2]
-                              [--aps PATH_TO_aps_BINARY] FILE...
+                              [--twin PATH_TO_twin_BINARY] FILE...
 """
 import argparse
 import csv
@@ -90,13 +90,14 @@ def cpsat(machines, jobs, time_limit, workers):
     return None, solver.StatusName(status), None, secs
 
 
-def ours(aps, path, time_limit, threads):
+def ours(twin, path, time_limit, threads):
+    """Our solver through `twin schedule`; returns (makespan, time to best in s)."""
     out = subprocess.run(
-        [aps, "solve", path, "--time-limit", f"{time_limit}s", "--threads", str(threads)],
-        capture_output=True, text=True, check=True,
+        [twin, "schedule", path, "--time-limit", f"{time_limit}s", "--threads", str(threads)],
+        check=True, capture_output=True, text=True,
     ).stdout
-    m = re.search(r"makespan=(\d+)", out)
-    t = re.search(r"time_to_best_s=([\d.]+)", out)
+    m = re.search(r"makespan = (\d+)", out)
+    t = re.search(r"time to best ([\d.]+) s", out)
     return int(m.group(1)), (float(t.group(1)) if t else None)
 
 
@@ -121,9 +122,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     here = os.path.dirname(os.path.abspath(__file__))
     default_aps = os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target")), "release", "examples", "aps"
+        os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target")), "release", "twin"
     )
-    ap.add_argument("--aps", default=default_aps)
+    ap.add_argument("--twin", default=default_aps, help="the twin binary (cargo build --release)")
     a = ap.parse_args()
     print(f"{'instance':<9}{'best':>7}{'cpsat':>8}{'gap%':>7}{'status':>10}{'cp_lb':>7}{'ours':>8}{'gap%':>7}{'t_best':>8}")
     sums = {"cp": [], "us": []}
@@ -132,7 +133,7 @@ def main():
         ref = best_known(f)
         machines, jobs = parse(f)
         cv, status, lb, _ = cpsat(machines, jobs, a.time_limit, a.workers)
-        ov, tb = ours(a.aps, f, a.time_limit, a.workers)
+        ov, tb = ours(a.twin, f, a.time_limit, a.workers)
         if ref:
             if cv is not None:
                 sums["cp"].append(100.0 * (cv - ref) / ref)
