@@ -117,6 +117,8 @@ pub enum StopReason {
     Budget,
     /// No events are left before the requested time and the calendar is empty.
     Exhausted,
+    /// The caller's condition (`run_while`) no longer holds.
+    Condition,
 }
 
 /// A world, its model and the kernel that runs it.
@@ -205,7 +207,7 @@ impl<M: Model> Simulation<M> {
                 return StopReason::Requested;
             }
         }
-        StopReason::Requested
+        StopReason::Condition
     }
 }
 
@@ -281,7 +283,7 @@ mod tests {
     #[test]
     fn run_while_checks_between_events() {
         let mut s = sim();
-        s.run_while(|s| s.now().secs() < 5.0);
+        assert_eq!(s.run_while(|s| s.now().secs() < 5.0), StopReason::Condition);
         assert_eq!(count(&s), 5);
     }
 }
