@@ -132,6 +132,53 @@ fn mm3_erlang_c() {
 /// TH = mu2 · (1 − (1 − r) / (1 − r^(B+3))), r = mu1 / mu2.
 #[test]
 fn tandem_line_with_blocking_throughput() {
+    // Buffer 3 (the issue's case) and buffer 0 (direct hand-over only) share the formula.
+    for b in [3, 0] {
+        let p = plant(&format!(
+            r#"
+[[source]]
+name = "Supply"
+kind = "infinite"
+product = "P"
+[[station]]
+name = "A"
+process_time = {{ dist = "exponential", rate = 1.0 }}
+[[buffer]]
+name = "B"
+capacity = {b}
+[[station]]
+name = "C"
+input = "B"
+process_time = {{ dist = "exponential", rate = 1.1 }}
+[[product]]
+name = "P"
+routing = [{{ station = "A" }}, {{ station = "C" }}]
+"#
+        ));
+        let (mu1, mu2) = (1.0f64, 1.1f64);
+        let r = mu1 / mu2;
+        let th = mu2 * (1.0 - (1.0 - r) / (1.0 - r.powi(b + 3)));
+        if b == 3 {
+            assert!((th - 0.8703926).abs() < 1e-6, "{th}");
+        }
+        for seed in SEEDS {
+            let reps = run(&p, seed, 20, 50_000.0, 1_000.0);
+            check(
+                &reps,
+                |r| r.plant.throughput_per_h / 3600.0,
+                th,
+                0.005,
+                &format!("tandem throughput, buffer {b}"),
+            );
+        }
+    }
+}
+
+/// Regression (found in review): with a zero-capacity buffer a blocked upstream server must be
+/// handed over to the downstream server as soon as it is idle. Constant times 10 s and 20 s:
+/// exactly one part per 20 s, and the first station is blocked half the time.
+#[test]
+fn zero_capacity_buffer_hands_parts_over() {
     let p = plant(
         r#"
 [[source]]
@@ -140,33 +187,30 @@ kind = "infinite"
 product = "P"
 [[station]]
 name = "A"
-process_time = { dist = "exponential", rate = 1.0 }
+process_time = "10s"
 [[buffer]]
-name = "B"
-capacity = 3
+name = "Z"
+capacity = 0
 [[station]]
-name = "C"
-input = "B"
-process_time = { dist = "exponential", rate = 1.1 }
+name = "B"
+input = "Z"
+process_time = "20s"
 [[product]]
 name = "P"
-routing = [{ station = "A" }, { station = "C" }]
+routing = [{ station = "A" }, { station = "B" }]
 "#,
     );
-    let (mu1, mu2, b) = (1.0f64, 1.1f64, 3);
-    let r = mu1 / mu2;
-    let th = mu2 * (1.0 - (1.0 - r) / (1.0 - r.powi(b + 3)));
-    assert!((th - 0.8703926).abs() < 1e-6, "{th}");
-    for seed in SEEDS {
-        let reps = run(&p, seed, 20, 50_000.0, 1_000.0);
-        check(
-            &reps,
-            |r| r.plant.throughput_per_h / 3600.0,
-            th,
-            0.005,
-            "tandem throughput",
-        );
-    }
+    let r = &run(&p, 1, 1, 36_000.0, 0.0)[0];
+    assert!(
+        (r.plant.throughput_per_h - 180.0).abs() < 0.2,
+        "{}",
+        r.plant.throughput_per_h
+    );
+    assert!(
+        (r.stations[0].utilization.blocked - 0.5).abs() < 0.01,
+        "{:?}",
+        r.stations[0].utilization
+    );
 }
 
 /// Calendar-time failures: availability = MTBF / (MTBF + MTTR) = 100 / 110.

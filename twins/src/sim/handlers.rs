@@ -590,6 +590,9 @@ impl Ctx<'_, '_> {
             self.start(s, k, part);
             return;
         }
+        if !self.bu[b].waiters.is_empty() && self.hand_over(b, s, k) {
+            return;
+        }
         if let Some(prod) = self.bu[b].infinite
             && self.cfg.steps[self.cfg.step_base[prod as usize] as usize]
                 .alts
@@ -607,40 +610,11 @@ impl Ctx<'_, '_> {
     fn space_freed(&mut self, b: usize) {
         while self.has_space(b) {
             if let Some(w) = self.bu[b].waiters.pop_front() {
-                match w {
-                    Waiter::Server { station, server, token } => {
-                        let (s, k) = (station as usize, server as usize);
-                        let srv = &self.st[s].servers[k];
-                        if srv.phase != Phase::Blocked || srv.token != token {
-                            continue;
-                        }
-                        let part = srv.part.expect("a blocked server holds its part");
-                        let (op_start, op_end) = (srv.op_start, srv.op_end);
-                        if self.offer(b, part).is_err() {
-                            unreachable!("buffer has space");
-                        }
-                        let mut traced = part;
-                        traced.step -= 1;
-                        traced.gstep -= 1;
-                        self.row(TraceKind::Operation, s, k, Some(&traced), op_start, op_end, self.now);
-                        self.free(s, k);
-                        self.pull(s, k);
-                    }
-                    Waiter::Source { source, token } => {
-                        let src = source as usize;
-                        if self.so[src].token != token {
-                            continue;
-                        }
-                        let Some(part) = self.so[src].blocked.take() else {
-                            continue;
-                        };
-                        self.so[src].token = self.so[src].token.wrapping_add(1);
-                        if self.offer(b, part).is_err() {
-                            unreachable!("buffer has space");
-                        }
-                        self.schedule_next_arrival(src);
-                    }
+                let Some(part) = self.waiter_part(w) else { continue };
+                if self.offer(b, part).is_err() {
+                    unreachable!("buffer has space");
                 }
+                self.release_waiter(w, part);
             } else if let Some(part) = self.bu[b].backlog.pop_front() {
                 if let Err(part) = self.offer(b, part) {
                     self.bu[b].backlog.push_front(part);
@@ -650,6 +624,65 @@ impl Ctx<'_, '_> {
                 break;
             }
         }
+    }
+
+    /// The part a waiter holds, if the waiter is still blocked (not stale).
+    fn waiter_part(&self, w: Waiter) -> Option<Part> {
+        match w {
+            Waiter::Server { station, server, token } => {
+                let srv = &self.st[station as usize].servers[server as usize];
+                (srv.phase == Phase::Blocked && srv.token == token)
+                    .then(|| srv.part.expect("a blocked server holds its part"))
+            }
+            Waiter::Source { source, token } => {
+                let so = &self.so[source as usize];
+                if so.token == token { so.blocked } else { None }
+            }
+        }
+    }
+
+    /// A waiter's part has been placed: the blocked server finishes its operation and takes its
+    /// next part, or the blocked source resumes its arrivals.
+    fn release_waiter(&mut self, w: Waiter, part: Part) {
+        match w {
+            Waiter::Server { station, server, .. } => {
+                let (s, k) = (station as usize, server as usize);
+                let (op_start, op_end) = (self.st[s].servers[k].op_start, self.st[s].servers[k].op_end);
+                let mut traced = part;
+                traced.step -= 1;
+                traced.gstep -= 1;
+                self.row(TraceKind::Operation, s, k, Some(&traced), op_start, op_end, self.now);
+                self.free(s, k);
+                self.pull(s, k);
+            }
+            Waiter::Source { source, .. } => {
+                let src = source as usize;
+                self.so[src].blocked = None;
+                self.so[src].token = self.so[src].token.wrapping_add(1);
+                self.schedule_next_arrival(src);
+            }
+        }
+    }
+
+    /// An idle server whose queue holds nothing for it takes a part straight from a blocked
+    /// upstream server or source waiting for its input buffer. Only a zero-capacity buffer
+    /// needs this (any other buffer wakes its waiters as soon as it has space), but it is right
+    /// for every buffer.
+    fn hand_over(&mut self, b: usize, s: usize, k: usize) -> bool {
+        for i in 0..self.bu[b].waiters.len() {
+            let w = self.bu[b].waiters[i];
+            let Some(part) = self.waiter_part(w) else { continue };
+            if !self.eligible(&part, s) {
+                continue;
+            }
+            self.bu[b].waiters.remove(i);
+            let mut part = part;
+            part.entered = self.now;
+            self.start(s, k, part);
+            self.release_waiter(w, part);
+            return true;
+        }
+        false
     }
 
     fn schedule_next_arrival(&mut self, src: usize) {
