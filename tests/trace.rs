@@ -93,6 +93,15 @@ fn trace_is_a_consistent_genealogy() {
         }
     }
 
+    // Off-shift intervals, including the one still open when the run ends (Friday 22:00 to
+    // Saturday 06:00): five per server over Monday 06:00 to Saturday 06:00.
+    let mut off: HashMap<(String, u32), usize> = HashMap::new();
+    for r in rows.iter().filter(|r| r.kind == "off-shift") {
+        *off.entry((r.station.clone(), r.server)).or_default() += 1;
+    }
+    assert_eq!(off.len(), 6, "{off:?}");
+    assert!(off.values().all(|&n| n == 5), "{off:?}");
+
     // Each part's operations follow its routing, in time order.
     let routes: HashMap<&str, Vec<Vec<&str>>> = HashMap::from([
         (

@@ -129,6 +129,8 @@ pub fn run_replication(
         }
         return Err(e);
     }
+    let now = twin.now().secs();
+    twin.model.close_open_intervals(&mut twin.world, now);
     let series = std::mem::take(&mut twin.model.series);
     let mut report = collect(&mut twin, rep, seed);
     report.series = series;

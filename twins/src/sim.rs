@@ -570,6 +570,39 @@ fn draw_to_failure(d: &Distribution, basis: FailureBasis, rng: &mut RngStream) -
 }
 
 impl PlantSim {
+    /// Writes the intervals still open at `now` — off shift, down, injected outages — to the
+    /// trace, ending at `now`, so a Gantt chart drawn from the trace covers the whole run.
+    /// Operations still under way are not written (they have not finished).
+    pub fn close_open_intervals(&mut self, world: &mut World, now: f64) {
+        use crate::trace::{TraceKind, TraceRow};
+        let Some(trace) = self.trace.as_mut() else { return };
+        let mut stations: Vec<&StationHot> = world.query::<&StationHot>().iter(world).collect();
+        stations.sort_by_key(|s| s.idx);
+        for st in stations {
+            for (k, srv) in st.servers.iter().enumerate() {
+                let mut row = |kind, start: f64| {
+                    trace.write(&TraceRow {
+                        kind,
+                        station: st.idx as usize,
+                        server: k,
+                        part: None,
+                        start,
+                        end: now,
+                        blocked_until: now,
+                    });
+                };
+                if st.off_shift {
+                    row(TraceKind::OffShift, st.off_since);
+                }
+                if srv.down {
+                    row(TraceKind::Down, srv.down_since);
+                } else if st.outage {
+                    row(TraceKind::Down, st.outage_since);
+                }
+            }
+        }
+    }
+
     /// Resets all statistics at time `now` (end of warm-up); model state is untouched.
     pub fn reset_stats(world: &mut World, now: f64) {
         for mut s in world.query::<&mut StationHot>().iter_mut(world) {
