@@ -6,7 +6,9 @@
 //!   Interrupted operations (breakdown, end of shift) are one row spanning the interruption;
 //!   the `down`/`off-shift` rows of the same server show the gap.
 //! - `setup`: the setup for `part` (its product's family) before its operation.
-//! - `down`: a breakdown until the end of its repair; `off-shift`: time outside the shifts.
+//! - `down`: a breakdown (or an injected outage) until its end; `off-shift`: time outside the
+//!   shifts. Intervals still open when the run ends are written ending at the run's end;
+//!   operations still under way then are not written (they have not finished).
 //!
 //! Together the rows of one part id are its genealogy: every station, server, setup and time it
 //! went through, and its order. The file is written to `PATH.partial` and renamed to `PATH` only
