@@ -338,8 +338,6 @@ pub struct Compiled {
     pub plant: PlantModel,
     /// Per buffer: the stations that take parts from it.
     pub consumers: Vec<Vec<u32>>,
-    /// Per product and step: (station, process time, its mean) for each alternative.
-    pub step_times: Vec<Vec<Vec<(u32, Distribution, f64)>>>,
     /// Per product: its family.
     pub family: Vec<u16>,
     /// Every product's steps, product after product.
@@ -368,26 +366,6 @@ impl Compiled {
         for (i, s) in plant.stations.iter().enumerate() {
             consumers[s.input].push(i as u32);
         }
-        let step_times: Vec<Vec<Vec<(u32, Distribution, f64)>>> = plant
-            .products
-            .iter()
-            .enumerate()
-            .map(|(p, prod)| {
-                (0..prod.routing.len())
-                    .map(|k| {
-                        prod.routing[k]
-                            .stations
-                            .iter()
-                            .map(|&s| {
-                                let d = plant.process_time(p, k, s).clone();
-                                let m = d.mean();
-                                (s as u32, d, m)
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
         let family = plant.products.iter().map(|p| p.family as u16).collect();
         let mut steps = Vec::new();
         let mut step_base = Vec::new();
@@ -398,7 +376,15 @@ impl Compiled {
                 steps.push(StepInfo {
                     single: if alts.len() == 1 { alts[0] } else { u32::MAX },
                     alts,
-                    times: step_times[p][k].clone(),
+                    times: step
+                        .stations
+                        .iter()
+                        .map(|&s| {
+                            let d = plant.process_time(p, k, s).clone();
+                            let m = d.mean();
+                            (s as u32, d, m)
+                        })
+                        .collect(),
                     last: k + 1 == prod.routing.len(),
                 });
             }
@@ -418,7 +404,6 @@ impl Compiled {
         Compiled {
             plant,
             consumers,
-            step_times,
             family,
             steps,
             step_base,
