@@ -5,17 +5,11 @@ use std::path::Path;
 
 use plotters::prelude::*;
 use twinworks_aps::plant_plan::PlantSchedule;
+use twinworks_twins::trace::csv_field as q;
 
 /// One row per operation and setup.
 pub fn schedule_csv(s: &PlantSchedule) -> String {
     let mut out = String::from("kind,station,server,order,product,job,step,start_s,end_s,from_family,to_family\n");
-    let q = |x: &str| {
-        if x.contains([',', '"']) {
-            format!("\"{}\"", x.replace('"', "\"\""))
-        } else {
-            x.to_string()
-        }
-    };
     for o in &s.operations {
         let _ = writeln!(
             out,

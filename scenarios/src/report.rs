@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use serde::Serialize;
 
+use twinworks_twins::trace::csv_field;
+
 use crate::compare::{Selection, StudyRuns, VariantResult};
 use crate::study_file::Study;
 
@@ -348,14 +350,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.push(".partial");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn truncate(s: &str, n: usize) -> String {

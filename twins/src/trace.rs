@@ -157,7 +157,8 @@ impl TraceWriter {
     }
 }
 
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+/// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a newline.
+pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\"")).into()
     } else {
