@@ -1,8 +1,4 @@
 #!/usr/bin/env bash
-# What CI runs: formatting, lints, then all tests (scripts/test.sh).
+# Runs exactly what CI runs (.ci/run): formatting, lints, then all tests.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-bash scripts/test.sh
+exec bash "$(dirname "$0")/../.ci/run"

@@ -82,7 +82,7 @@ pub struct Ranking {
     pub pcs: f64,
     /// Indifference zone δ in the KPI's units: differences below δ do not matter.
     pub indifference: f64,
-    /// First-stage replications per variant (>= 2... the procedure needs a variance).
+    /// First-stage replications per variant (>= 2: the procedure needs a variance).
     pub first_stage: u32,
 }
 
