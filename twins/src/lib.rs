@@ -33,6 +33,7 @@ pub mod plant;
 pub mod plant_file;
 pub mod runner;
 pub mod sim;
+pub mod snapshot;
 pub mod trace;
 
 pub use diagnostic::{Diagnostic, LoadError};

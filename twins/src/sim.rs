@@ -208,6 +208,11 @@ pub struct StationHot {
     outage_until: f64,
     /// Its current shift calendar (a `shift_change` event may switch it).
     pub calendar: Option<u32>,
+    /// Speed factor applied to operations started from now on (1 = nominal; 2 = twice as
+    /// fast). Set by [`Command::SetSpeed`] — a setpoint written to the plant or its twin.
+    pub speed: f64,
+    /// Held down by an observation of the real plant ([`Command::SetDown`]).
+    pub observed_down: bool,
 }
 
 impl StationHot {
@@ -431,6 +436,37 @@ pub struct PlantSim {
     pub stop_at_exits: Option<u64>,
     /// Throughput and WIP over time, filled by the runner between batches.
     pub series: Vec<crate::kpi::SeriesPoint>,
+    /// Changes from outside the model (observations of the real plant, setpoints), applied in
+    /// order at the current time at the start of the next run call. See [`Command`].
+    pub commands: Vec<Command>,
+}
+
+/// A change applied to the twin from outside the model: the live mirror uses these to make the
+/// twin agree with what the plant reports, and the virtual plant to apply written setpoints.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Command {
+    /// The station is (`true`) or is no longer (`false`) held down: its servers stop as in a
+    /// breakdown (work in progress is suspended and resumes later), and the time counts as down.
+    SetDown {
+        /// Station index.
+        station: u32,
+        /// Held down or released.
+        down: bool,
+    },
+    /// Sets the station's speed factor (operations started later take `time / speed`).
+    SetSpeed {
+        /// Station index.
+        station: u32,
+        /// Factor, > 0.
+        speed: f64,
+    },
+    /// Overrides the station's completed-operations counter (re-alignment to a plant counter).
+    SetPartsDone {
+        /// Station index.
+        station: u32,
+        /// The counter's new value.
+        count: u64,
+    },
 }
 
 /// A runnable twin of a plant.
@@ -472,6 +508,8 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
                 outage_since: 0.0,
                 outage_until: 0.0,
                 calendar: s.shift.map(|c| c as u32),
+                speed: 1.0,
+                observed_down: false,
             },
         ));
     }
@@ -536,6 +574,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         trace: None,
         stop_at_exits: None,
         series: Vec::new(),
+        commands: Vec::new(),
     };
     let mut twin = Simulation::new(world, model);
     let k = twin.kernel_mut();

@@ -52,6 +52,9 @@ impl Model for PlantSim {
             kernel,
             stop_at_exits: self.stop_at_exits,
         };
+        for c in self.commands.drain(..) {
+            ctx.command(c);
+        }
         while let Some(ev) = ctx.kernel.next_event() {
             ctx.now = ctx.kernel.now().secs();
             ctx.handle(ev);
@@ -376,7 +379,10 @@ impl Ctx<'_, '_> {
                 .find(|(x, _, _)| *x as usize == s)
                 .expect("station is an alternative of the step")
         };
-        let dur = dist.sample(&mut st.rng_process);
+        let mut dur = dist.sample(&mut st.rng_process);
+        if st.speed != 1.0 {
+            dur /= st.speed;
+        }
         let srv = &mut st.servers[k];
         srv.phase = Phase::Busy;
         srv.op_start = now;
@@ -894,8 +900,37 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// Applies a [`Command`] from outside the model at the current time.
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::SetDown { station, down } => {
+                let s = station as usize;
+                if s >= self.st.len() || self.st[s].observed_down == down {
+                    return;
+                }
+                self.st[s].observed_down = down;
+                let outage = down || self.now < self.st[s].outage_until;
+                let off = self.st[s].off_shift;
+                self.set_station(s, off, outage);
+            }
+            Command::SetSpeed { station, speed } => {
+                if let Some(st) = self.st.get_mut(station as usize)
+                    && speed.is_finite()
+                    && speed > 0.0
+                {
+                    st.speed = speed;
+                }
+            }
+            Command::SetPartsDone { station, count } => {
+                if let Some(st) = self.st.get_mut(station as usize) {
+                    st.stats.ops_done = count;
+                }
+            }
+        }
+    }
+
     fn on_outage_end(&mut self, s: usize) {
-        if self.st[s].outage && self.now >= self.st[s].outage_until {
+        if self.st[s].outage && !self.st[s].observed_down && self.now >= self.st[s].outage_until {
             let off = self.st[s].off_shift;
             self.set_station(s, off, false);
         }
