@@ -13,7 +13,12 @@
 //! Together the rows of one part id are its genealogy: every station, server, setup and time it
 //! went through, and its order. The file is written to `PATH.partial` and renamed to `PATH` only
 //! when the run finished, so a failed run never leaves a truncated trace behind.
+//!
+//! A trace can also be kept in memory ([`TraceWriter::in_memory`]): a ring of the most recent
+//! rows that a reader drains between run calls (the viewer's Gantt chart of a running twin).
+//! Its memory is bounded by the ring's capacity however long the run.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -65,14 +70,23 @@ pub struct TraceRow {
     pub blocked_until: f64,
 }
 
-/// Streams trace rows to a CSV file.
+/// Streams trace rows to a CSV file, or keeps the latest ones in memory.
 pub struct TraceWriter {
     cfg: Arc<Compiled>,
-    out: BufWriter<File>,
-    partial: PathBuf,
-    path: PathBuf,
+    out: Sink,
     rows: u64,
     error: Option<io::Error>,
+}
+
+/// Where the rows go.
+enum Sink {
+    File {
+        out: BufWriter<File>,
+        partial: PathBuf,
+        path: PathBuf,
+    },
+    /// The latest `capacity` rows, oldest first.
+    Memory { ring: VecDeque<TraceRow>, capacity: usize },
 }
 
 impl TraceWriter {
@@ -88,12 +102,42 @@ impl TraceWriter {
         )?;
         Ok(TraceWriter {
             cfg,
-            out,
-            partial,
-            path: path.to_path_buf(),
+            out: Sink::File {
+                out,
+                partial,
+                path: path.to_path_buf(),
+            },
             rows: 0,
             error: None,
         })
+    }
+
+    /// A trace kept in memory: the latest `capacity` rows (older ones are dropped), taken out
+    /// with [`drain`](Self::drain). Nothing is written to disk.
+    pub fn in_memory(cfg: Arc<Compiled>, capacity: usize) -> TraceWriter {
+        TraceWriter {
+            cfg,
+            out: Sink::Memory {
+                ring: VecDeque::with_capacity(capacity.min(1 << 16)),
+                capacity: capacity.max(1),
+            },
+            rows: 0,
+            error: None,
+        }
+    }
+
+    /// Takes the rows held in memory since the last drain, oldest first (at most the ring's
+    /// capacity; none for a file trace).
+    pub fn drain(&mut self) -> Vec<TraceRow> {
+        match &mut self.out {
+            Sink::Memory { ring, .. } => ring.drain(..).collect(),
+            Sink::File { .. } => Vec::new(),
+        }
+    }
+
+    /// Rows written so far (including those a memory trace has dropped or handed out).
+    pub fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// Writes one row; the first I/O error stops the trace and is reported by [`finish`](Self::finish).
@@ -101,6 +145,17 @@ impl TraceWriter {
         if self.error.is_some() {
             return;
         }
+        let out = match &mut self.out {
+            Sink::File { out, .. } => out,
+            Sink::Memory { ring, capacity } => {
+                if ring.len() == *capacity {
+                    ring.pop_front();
+                }
+                ring.push_back(*r);
+                self.rows += 1;
+                return;
+            }
+        };
         let plant = &self.cfg.plant;
         let station = &plant.stations[r.station].name;
         let (part, product, order) = match &r.part {
@@ -116,7 +171,7 @@ impl TraceWriter {
             None => (String::new(), "", ""),
         };
         let res = writeln!(
-            self.out,
+            out,
             "{},{},{},{},{},{},{},{},{}",
             r.kind.as_str(),
             csv_field(station),
@@ -136,24 +191,32 @@ impl TraceWriter {
 
     /// Flushes and moves the file into place; returns the number of rows.
     pub fn finish(mut self) -> io::Result<u64> {
+        let Sink::File { mut out, partial, path } = self.out else {
+            return Ok(self.rows);
+        };
         if let Some(e) = self.error.take() {
-            let _ = std::fs::remove_file(&self.partial);
+            let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
-        self.out.flush()?;
-        self.out.get_ref().sync_all()?;
-        std::fs::rename(&self.partial, &self.path)?;
+        out.flush()?;
+        out.get_ref().sync_all()?;
+        std::fs::rename(&partial, &path)?;
         Ok(self.rows)
     }
 
-    /// Where the finished trace goes.
+    /// Where the finished trace goes (empty for a trace in memory).
     pub fn path(&self) -> &Path {
-        &self.path
+        match &self.out {
+            Sink::File { path, .. } => path,
+            Sink::Memory { .. } => Path::new(""),
+        }
     }
 
     /// Drops the partial file (a run that failed).
     pub fn abandon(self) {
-        let _ = std::fs::remove_file(&self.partial);
+        if let Sink::File { partial, .. } = &self.out {
+            let _ = std::fs::remove_file(partial);
+        }
     }
 }
 
@@ -163,5 +226,50 @@ pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
         format!("\"{}\"", s.replace('"', "\"\"")).into()
     } else {
         s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+    use twinworks_engine::SimTime;
+
+    const LINE: &str = r#"
+[plant]
+name = "one"
+[[source]]
+name = "in"
+kind = "infinite"
+product = "P"
+[[station]]
+name = "A"
+process_time = { dist = "constant", value = "10s" }
+[[product]]
+name = "P"
+routing = [{ station = "A" }]
+"#;
+
+    #[test]
+    fn memory_trace_keeps_the_latest_rows_only() {
+        let plant = parse_plant(LINE, Path::new("one.toml")).unwrap();
+        let cfg = Arc::new(Compiled::new(plant));
+        let mut twin = build_twin(cfg.clone(), 1);
+        twin.model.trace = Some(TraceWriter::in_memory(cfg, 3));
+        twin.run_until(SimTime::from_secs(55.0));
+        let trace = twin.model.trace.as_mut().unwrap();
+        assert_eq!(trace.rows(), 5, "operations end at 10, 20, .., 50");
+        let rows = trace.drain();
+        let ends: Vec<f64> = rows.iter().map(|r| r.end).collect();
+        assert_eq!(ends, [30.0, 40.0, 50.0], "the ring keeps the last three");
+        assert!(
+            rows.iter()
+                .all(|r| r.kind == TraceKind::Operation && r.end - r.start == 10.0)
+        );
+        assert!(trace.drain().is_empty(), "a drain empties the ring");
+        twin.run_until(SimTime::from_secs(65.0));
+        let rows = twin.model.trace.as_mut().unwrap().drain();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].start, 50.0);
     }
 }
