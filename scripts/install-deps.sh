@@ -17,3 +17,25 @@ if ((${#need[@]})); then
     "${sudo_cmd[@]}" apt-get update -qq
     "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# ---------------------------------------------------------------- viewer (twinworks-viewer)
+# The viewer's tests render with wgpu on Mesa's CPU Vulkan driver (lavapipe) and open the real
+# window on a virtual X server, grabbed with xwd. The viewer itself needs no system packages to
+# build: winit and wgpu load X11/Wayland and Vulkan at run time.
+viewer_need=()
+dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || viewer_need+=(mesa-vulkan-drivers)
+dpkg -s libvulkan1 >/dev/null 2>&1 || viewer_need+=(libvulkan1)
+command -v Xvfb >/dev/null 2>&1 || viewer_need+=(xvfb)
+command -v xwd >/dev/null 2>&1 || viewer_need+=(x11-apps)
+# What winit's X11 backend loads at run time.
+for lib in libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6; do
+    dpkg -s "$lib" >/dev/null 2>&1 || viewer_need+=("$lib")
+done
+if ((${#viewer_need[@]})); then
+    echo "installing ${viewer_need[*]} (apt, for the viewer's tests)"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${viewer_need[@]}"
+fi

@@ -5,6 +5,7 @@ mod gantt;
 mod run_cmd;
 mod schedule_cmd;
 mod study_cmd;
+mod view_cmd;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ enum Command {
     Study(study_cmd::StudyArgs),
     /// Schedule a job-shop / flexible job-shop instance, or benchmark a directory of them.
     Schedule(schedule_cmd::ScheduleArgs),
+    /// Watch a plant on the desktop viewer: simulated, or a schedule (`--screenshot` renders a PNG).
+    View(view_cmd::ViewArgs),
 }
 
 /// Exit code for invalid input files or arguments.
@@ -39,5 +42,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Study(args) => study_cmd::run(args),
         Command::Schedule(args) => schedule_cmd::run(args),
+        Command::View(args) => view_cmd::run(args),
     }
 }

@@ -87,8 +87,11 @@ pub fn show(ui: &mut Ui, state: &ViewState, filter: &mut AlarmFilter) {
     ui.horizontal_wrapped(|ui| {
         ui.strong("Alarms");
         ui.weak(format!("{} kept", state.alarms.len()));
-        ui.label("filter");
-        ui.add(egui::TextEdit::singleline(&mut filter.text).desired_width(90.0));
+        ui.add(
+            egui::TextEdit::singleline(&mut filter.text)
+                .hint_text("filter text")
+                .desired_width(90.0),
+        );
         ui.checkbox(&mut filter.selected_only, "selected station only");
     });
     ui.horizontal_wrapped(|ui| {

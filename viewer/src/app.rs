@@ -102,7 +102,8 @@ impl ViewerApp {
                         self.state.reset();
                     }
                     self.state.status = Some(u.status);
-                    self.state.apply(u.snapshot, u.bars);
+                    self.state.push_samples(&u.samples);
+                    self.state.apply_without_sample(u.snapshot, u.bars);
                     n += 1;
                 }
             }
@@ -182,6 +183,8 @@ impl eframe::App for ViewerApp {
 pub fn render_stable_frame(app: ViewerApp, size: [f32; 2]) -> Result<image::RgbaImage, ViewerError> {
     let mut harness = egui_kittest::Harness::builder()
         .with_size(egui::vec2(size[0], size[1]))
+        .with_accessibility_check(false)
+        .allow_missing_glyphs()
         .wgpu()
         .build_ui_state(|ui, app: &mut ViewerApp| app.show(ui), app);
     let deadline = Instant::now() + Duration::from_secs(120);

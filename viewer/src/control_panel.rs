@@ -88,8 +88,8 @@ pub fn show(ui: &mut Ui, state: &ViewState, settings: &mut ControlSettings) -> V
             }));
         }
         ui.separator();
-        ui.label("seed");
-        ui.add(egui::DragValue::new(&mut settings.seed));
+        let label = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut settings.seed)).labelled_by(label.id);
         if ui.button("Restart").clicked() {
             out.push(Control::Restart { seed: settings.seed });
         }

@@ -218,22 +218,23 @@ pub fn show(ui: &mut Ui, state: &mut ViewState) {
         if let Some(s) = state.selected {
             ui.label(format!("Gantt: {} highlighted", plant.stations[s].name));
         }
-        ui.weak("operations by order · setup · down · off-shift · ◆ due dates; drag to pan, ctrl+wheel to zoom");
+        ui.weak("colour = order; amber setup, red down, grey off-shift; diamonds = due dates. Drag to pan, ctrl+wheel to zoom, double-click to fit");
     });
     let names: Vec<&str> = plant.stations.iter().map(|s| s.name.as_str()).collect();
     let rows = names.len();
-    let due: Vec<[f64; 2]> = plant
-        .orders
-        .iter()
-        .filter_map(|o| o.due.map(|d| [d.secs(), DUE_ROW]))
-        .collect();
-    let due_colors: Vec<Color32> = plant
+    // Due dates inside the chart's time span (and a little beyond its end), so that far-off
+    // due dates do not squeeze the bars into a corner; zooming out shows the rest.
+    let (from, to) = state.bars.span().unwrap_or((0.0, 0.0));
+    let reach = to + 0.05 * (to - from);
+    let (due, due_colors): (Vec<[f64; 2]>, Vec<Color32>) = plant
         .orders
         .iter()
         .enumerate()
-        .filter(|(_, o)| o.due.is_some())
-        .map(|(i, _)| palette(i as u32))
-        .collect();
+        .filter_map(|(i, o)| {
+            let d = o.due?.secs();
+            (from <= d && d <= reach).then_some(([d, DUE_ROW], palette(i as u32)))
+        })
+        .unzip();
     let highlight = ui.visuals().selection.bg_fill.gamma_multiply(0.45);
     let bars = &state.bars;
     let selected = state.selected;

@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 
 use egui::{Color32, Ui};
-use egui_plot::{Bar, BarChart, Legend, Line, Plot};
+use egui_plot::{Legend, Line, Plot};
 use twinworks_twins::runner::{RunOptions, run_replications};
 use twinworks_twins::snapshot::StationState;
 
@@ -109,43 +109,39 @@ fn utilization(ui: &mut Ui, state: &ViewState) {
         return;
     }
     ui.label("share of time by state (select a station for its trend)");
-    let n = stations.len();
-    let mut charts: Vec<BarChart> = Vec::new();
-    for (k, (label, st)) in STATES.iter().enumerate() {
-        let bars: Vec<Bar> = stations
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Bar::new(-(i as f64), s.shares[k]).width(0.7).name(&s.name))
-            .collect();
-        let refs: Vec<&BarChart> = charts.iter().collect();
-        let chart = BarChart::new(*label, bars)
-            .horizontal()
-            .color(state_color(*st))
-            .stack_on(&refs);
-        charts.push(chart);
-    }
-    let names: Vec<String> = stations.iter().map(|s| s.name.clone()).collect();
-    Plot::new("util_all")
-        .height(24.0 + 18.0 * n as f32)
-        .include_x(0.0)
-        .include_x(1.0)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .legend(Legend::default())
-        .y_axis_min_width(60.0)
-        .y_axis_formatter(move |m, _| {
-            if m.value <= 0.0 && m.value.fract() == 0.0 {
-                names.get((-m.value) as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
+    ui.horizontal_wrapped(|ui| {
+        for (label, st) in STATES {
+            ui.colored_label(state_color(st), label);
+        }
+    });
+    for s in stations {
+        ui.horizontal(|ui| {
+            ui.add_sized(
+                [80.0, 14.0],
+                egui::Label::new(egui::RichText::new(&s.name).small()).truncate(),
+            );
+            let width = ui.available_width().max(40.0);
+            let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 12.0), egui::Sense::hover());
+            let painter = ui.painter();
+            let mut x = rect.left();
+            for (share, (_, st)) in s.shares.iter().zip(STATES) {
+                let w = (*share as f32).clamp(0.0, 1.0) * rect.width();
+                if w > 0.0 {
+                    let seg = egui::Rect::from_min_size(egui::pos2(x, rect.top()), egui::vec2(w, rect.height()));
+                    painter.rect_filled(seg, 0.0, state_color(st));
+                    x += w;
+                }
             }
-        })
-        .show(ui, |p| {
-            for c in charts {
-                p.bar_chart(c);
-            }
+            resp.on_hover_text(
+                STATES
+                    .iter()
+                    .zip(s.shares)
+                    .map(|((label, _), x)| format!("{label} {:.1}%", 100.0 * x))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         });
+    }
 }
 
 fn kpi_table(ui: &mut Ui, state: &mut ViewState) {

@@ -106,7 +106,7 @@ fn draw_buffers(ui: &mut Ui, state: &ViewState, origin: Pos2, visible: Rect) {
             continue;
         }
         let snap = &state.snapshot.buffers[b];
-        let cap = snap.capacity.map(|c| c.to_string()).unwrap_or_else(|| "∞".into());
+        let cap = snap.capacity.map_or_else(|| "no limit".to_string(), |c| c.to_string());
         let label = format!("buffer {}: {}/{}", snap.name, snap.level, cap);
         let resp = ui.interact(rect, ui.make_persistent_id(("plant buffer", b)), Sense::hover());
         resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ProgressIndicator, true, &label));

@@ -17,6 +17,7 @@ use twinworks_twins::trace::TraceWriter;
 use twinworks_twins::{PlantModel, Twin};
 
 use crate::gantt::Bar;
+use crate::view_state::TrendSample;
 
 /// How fast simulated time runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,6 +74,8 @@ pub struct SimUpdate {
     pub snapshot: PlantSnapshot,
     /// Gantt bars that ended since the previous update.
     pub bars: Vec<Bar>,
+    /// KPI samples taken since the previous update (on a grid of simulated time).
+    pub samples: Vec<TrendSample>,
     /// Run state.
     pub status: SimStatus,
 }
@@ -154,9 +157,14 @@ struct SimLoop {
     status: SimStatus,
     /// Stop here and pause (a `RunTo`).
     stop_at: Option<f64>,
+    /// The snapshot of the latest sample (alarms are found by comparing samples).
     prev: Option<PlantSnapshot>,
-    /// Bars and alarms not yet delivered (the channel was full).
+    /// Simulated time between KPI samples [s] and the next sample's time.
+    sample_dt: f64,
+    next_sample: f64,
+    /// Bars, samples and alarms not yet delivered (the channel was full).
     pending_bars: Vec<Bar>,
+    pending_samples: Vec<TrendSample>,
     pending_alarms: Vec<Alarm>,
     /// Pacing: wall instant and simulated time when play (or a pace change) started.
     anchor: Option<(Instant, f64)>,
@@ -189,7 +197,10 @@ impl SimLoop {
             },
             stop_at: None,
             prev: None,
+            sample_dt: sample_interval(horizon_s),
+            next_sample: 0.0,
             pending_bars: Vec::new(),
+            pending_samples: Vec::new(),
             pending_alarms: Vec::new(),
             anchor: None,
             chunk_s: 60.0,
@@ -247,6 +258,9 @@ impl SimLoop {
                 if !self.status.finished && self.twin.step().is_none() {
                     self.status.finished = true;
                 }
+                if self.twin.now().secs() >= self.next_sample {
+                    self.sample();
+                }
                 self.check_horizon();
             }
             Control::SetPace(p) => {
@@ -264,7 +278,9 @@ impl SimLoop {
                 };
                 self.stop_at = None;
                 self.prev = None;
+                self.next_sample = 0.0;
                 self.pending_bars.clear();
+                self.pending_samples.clear();
                 self.pending_alarms.clear();
             }
             Control::RunTo(t) => {
@@ -293,7 +309,7 @@ impl SimLoop {
                     let (wall0, sim0) = *self.anchor.get_or_insert((started, now));
                     let target = (sim0 + f * wall0.elapsed().as_secs_f64()).min(end);
                     if target > now {
-                        self.twin.run_until(SimTime::from_secs(target));
+                        self.advance_to(target);
                     }
                     // Sleep out the rest of the tick (or until a request arrives: see `run`).
                     let spent = started.elapsed();
@@ -314,10 +330,33 @@ impl SimLoop {
                 break;
             }
             let t0 = Instant::now();
-            self.twin.run_until(SimTime::from_secs((now + self.chunk_s).min(until)));
+            self.advance_to((now + self.chunk_s).min(until));
             // Aim at chunks of about 2 ms of wall time.
             let took = t0.elapsed().as_secs_f64().max(1e-6);
             self.chunk_s = (self.chunk_s * (0.002 / took).clamp(0.5, 2.0)).clamp(1e-3, 1e9);
+        }
+    }
+
+    /// Runs to `t`, stopping at each sample time on the way to take a KPI sample.
+    fn advance_to(&mut self, t: f64) {
+        while self.next_sample <= t {
+            self.twin.run_until(SimTime::from_secs(self.next_sample));
+            self.sample();
+        }
+        self.twin.run_until(SimTime::from_secs(t));
+    }
+
+    /// Takes a KPI sample now, and the alarms since the previous sample.
+    fn sample(&mut self) {
+        let snap = take(&mut self.twin);
+        if let Some(prev) = &self.prev {
+            self.pending_alarms.extend(alarms_between(prev, &snap));
+        }
+        self.pending_samples.push(TrendSample::of(&snap));
+        self.prev = Some(snap);
+        let now = self.twin.now().secs();
+        while self.next_sample <= now {
+            self.next_sample += self.sample_dt;
         }
     }
 
@@ -332,27 +371,27 @@ impl SimLoop {
     }
 
     /// Takes a snapshot and sends it with what ended since the last one.
+    ///
+    /// Trend samples and alarms come from the sample grid, not from these snapshots, whose
+    /// times depend on the wall clock: so a run looks the same however fast it was watched.
     fn publish(&mut self) {
         let mut snapshot = take(&mut self.twin);
         let rows = self.twin.model.trace.as_mut().map(|t| t.drain()).unwrap_or_default();
         self.pending_bars.extend(rows.iter().map(Bar::from_trace));
-        if let Some(prev) = &self.prev {
-            self.pending_alarms.extend(alarms_between(prev, &snapshot));
-        }
         // Bounded even when the UI stops reading: keep the latest.
         trim_front(&mut self.pending_bars, self.bar_capacity);
+        trim_front(&mut self.pending_samples, crate::view_state::TREND_CAPACITY);
         trim_front(&mut self.pending_alarms, crate::view_state::ALARM_CAPACITY);
-        let mut update = SimUpdate {
-            snapshot: snapshot.clone(),
+        snapshot.alarms = std::mem::take(&mut self.pending_alarms);
+        let update = SimUpdate {
+            snapshot,
             bars: std::mem::take(&mut self.pending_bars),
+            samples: std::mem::take(&mut self.pending_samples),
             status: SimStatus {
                 run_to: self.stop_at,
                 ..self.status
             },
         };
-        update.snapshot.alarms = std::mem::take(&mut self.pending_alarms);
-        snapshot.alarms.clear();
-        self.prev = Some(snapshot);
         match self.tx.try_send(update) {
             Ok(()) => {
                 if let Some(w) = self.waker.lock().expect("waker lock").as_ref() {
@@ -361,11 +400,18 @@ impl SimLoop {
             }
             Err(TrySendError::Full(u)) => {
                 self.pending_bars = u.bars;
+                self.pending_samples = u.samples;
                 self.pending_alarms = u.snapshot.alarms;
             }
             Err(TrySendError::Disconnected(_)) => {}
         }
     }
+}
+
+/// KPI samples about 2,000 times per horizon, between 1 s and 10 min apart (every minute
+/// without a time horizon).
+fn sample_interval(horizon_s: Option<f64>) -> f64 {
+    horizon_s.map_or(60.0, |h| (h / 2000.0).clamp(1.0, 600.0))
 }
 
 fn new_twin(cfg: &Arc<Compiled>, seed: u64, bar_capacity: usize) -> Twin {

@@ -50,22 +50,53 @@ impl Trends {
         }
     }
 
-    fn push(&mut self, s: &PlantSnapshot) {
-        let t = s.time_s;
+    fn push(&mut self, s: &TrendSample) {
+        let t = s.t_s;
+        self.throughput.push(t, s.throughput_per_h);
+        self.wip.push(t, s.wip);
+        self.oee.push(t, s.oee);
+        self.energy_kwh.push(t, s.energy_kwh);
+        for (tr, shares) in self.stations.iter_mut().zip(&s.shares) {
+            for (x, share) in tr.iter_mut().zip(shares) {
+                x.push(t, *share);
+            }
+        }
+    }
+}
+
+/// The trended KPIs at one instant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendSample {
+    /// When [s].
+    pub t_s: f64,
+    /// Good parts out per hour since the start [1/h].
+    pub throughput_per_h: f64,
+    /// Parts in the plant.
+    pub wip: f64,
+    /// Mean OEE of the stations.
+    pub oee: f64,
+    /// Energy since the start [kWh].
+    pub energy_kwh: f64,
+    /// Per station: shares of time by state.
+    pub shares: Vec<[f64; STATES]>,
+}
+
+impl TrendSample {
+    /// The sample of a snapshot.
+    pub fn of(s: &PlantSnapshot) -> TrendSample {
         let k = &s.kpis;
-        self.throughput.push(t, k.plant.throughput_per_h);
-        self.wip.push(t, s.wip_now as f64);
         let oee = if k.stations.is_empty() {
             0.0
         } else {
             k.stations.iter().map(|x| x.oee).sum::<f64>() / k.stations.len() as f64
         };
-        self.oee.push(t, oee);
-        self.energy_kwh.push(t, k.plant.energy_kwh);
-        for (tr, st) in self.stations.iter_mut().zip(&s.stations) {
-            for (x, share) in tr.iter_mut().zip(st.shares) {
-                x.push(t, share);
-            }
+        TrendSample {
+            t_s: s.time_s,
+            throughput_per_h: k.plant.throughput_per_h,
+            wip: s.wip_now as f64,
+            oee,
+            energy_kwh: k.plant.energy_kwh,
+            shares: s.stations.iter().map(|st| st.shares).collect(),
         }
     }
 }
@@ -144,9 +175,22 @@ impl ViewState {
         }
     }
 
-    /// Takes in a snapshot and the bars that ended since the previous one.
+    /// Takes in a snapshot and the bars that ended since the previous one; the snapshot is
+    /// also a trend sample.
     pub fn apply(&mut self, snapshot: PlantSnapshot, bars: Vec<Bar>) {
-        self.trends.push(&snapshot);
+        self.trends.push(&TrendSample::of(&snapshot));
+        self.apply_without_sample(snapshot, bars);
+    }
+
+    /// Takes in KPI samples taken elsewhere (the simulation thread samples on a time grid).
+    pub fn push_samples(&mut self, samples: &[TrendSample]) {
+        for s in samples {
+            self.trends.push(s);
+        }
+    }
+
+    /// Takes in a snapshot and bars, leaving the trends alone.
+    pub fn apply_without_sample(&mut self, snapshot: PlantSnapshot, bars: Vec<Bar>) {
         self.bars.extend(bars);
         self.alarms.extend(snapshot.alarms.iter().cloned());
         while self.alarms.len() > ALARM_CAPACITY {
