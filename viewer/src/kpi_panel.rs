@@ -30,6 +30,10 @@ const MAX_STATIONS_CHART: usize = 60;
 
 /// Draws the panel.
 pub fn show(ui: &mut Ui, state: &mut ViewState) {
+    if state.schedule.is_some() {
+        schedule_summary(ui, state);
+        return;
+    }
     poll_replications(state);
     egui::ScrollArea::vertical()
         .id_salt("kpis")
@@ -142,6 +146,35 @@ fn utilization(ui: &mut Ui, state: &ViewState) {
             );
         });
     }
+}
+
+/// A schedule has no trends: its objective and the planned load of each station instead.
+fn schedule_summary(ui: &mut Ui, state: &ViewState) {
+    let Some(info) = &state.schedule else { return };
+    ui.strong("Schedule");
+    egui::Grid::new("schedule").striped(true).num_columns(2).show(ui, |ui| {
+        ui.label("objective");
+        ui.monospace(&info.objective);
+        ui.end_row();
+        ui.label("value / lower bound");
+        ui.monospace(format!("{} / {}", info.value, info.lower_bound));
+        ui.end_row();
+        ui.label("operations");
+        ui.monospace(info.operations.to_string());
+        ui.end_row();
+    });
+    ui.separator();
+    ui.label("planned load (operations and setups over the schedule's span)");
+    let (from, to) = state.bars.span().unwrap_or((0.0, 0.0));
+    let span = (to - from).max(1.0);
+    egui::Grid::new("load").striped(true).num_columns(2).show(ui, |ui| {
+        for (i, st) in state.plant.stations.iter().enumerate() {
+            let busy: f64 = state.bars.rows()[i].iter().map(|b| b.end_s - b.start_s).sum();
+            ui.label(&st.name);
+            ui.monospace(format!("{:.1}%", 100.0 * busy / (span * f64::from(st.capacity.max(1)))));
+            ui.end_row();
+        }
+    });
 }
 
 fn kpi_table(ui: &mut Ui, state: &mut ViewState) {

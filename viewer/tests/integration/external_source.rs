@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
+use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use twinworks_engine::SimTime;
 use twinworks_twins::sim::{Compiled, build_twin};
@@ -53,7 +54,7 @@ fn snapshots_from_a_channel_show_states_stale_tags_and_alarms() {
     assert_eq!(a.trends.wip.points().len(), sent as usize);
 
     // The filter hides a kind.
-    h.get_by_label("setpoint rejected").click();
+    h.get_by_role_and_label(Role::CheckBox, "setpoint rejected").click();
     h.run_steps(2);
     assert!(
         h.query_by_label("setpoint M1.speed = 9 rejected: above the limit 2")

@@ -1,7 +1,8 @@
 //! Clicking a station tile selects it everywhere: the tile says so, the Gantt chart highlights
 //! its row, the alarm filter can narrow to it.
 
-use egui_kittest::kittest::Queryable;
+use egui::accesskit::Toggled;
+use egui_kittest::kittest::{NodeT, Queryable};
 use twinworks_viewer::ViewerSource;
 
 use crate::{harness, plant, wait_until};
@@ -23,16 +24,15 @@ fn a_clicked_station_is_highlighted_in_the_gantt_chart() {
     );
 
     let tile = h.get_by_label_contains("station Grinder: ");
-    assert_eq!(tile.accesskit_node().is_selected(), Some(false));
+    // egui reports a selected widget as toggled.
+    assert_eq!(tile.accesskit_node().toggled(), Some(Toggled::False));
     tile.click();
     h.run_steps(2);
     let idx = h.state().state.station_index("Grinder");
     assert_eq!(h.state().state.selected, idx);
     assert_eq!(
-        h.get_by_label_contains("station Grinder: ")
-            .accesskit_node()
-            .is_selected(),
-        Some(true)
+        h.get_by_label_contains("station Grinder: ").accesskit_node().toggled(),
+        Some(Toggled::True)
     );
     h.get_by_label("Gantt: Grinder highlighted");
 
