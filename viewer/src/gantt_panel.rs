@@ -129,7 +129,11 @@ impl<'a> GanttItem<'a> {
                 let color = bar_color(bar);
                 let slot = &mut pending[k as usize];
                 match slot {
-                    Some((p, c)) if *c == color && r.min.x <= p.max.x + 0.5 => p.max.x = p.max.x.max(r.max.x),
+                    // Only bars too narrow to tell apart are merged; wider ones keep their
+                    // outline, so each operation stays visible when zoomed in.
+                    Some((p, c)) if *c == color && r.width() < 2.0 && r.min.x <= p.max.x + 0.5 => {
+                        p.max.x = p.max.x.max(r.max.x)
+                    }
                     _ => {
                         if let Some((p, c)) = slot.replace((r, color)) {
                             push_bar(shapes, p, c);
