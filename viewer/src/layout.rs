@@ -1,7 +1,8 @@
 //! Where tiles go: the `x, y` positions of the plant file, else a layout that follows the
 //! routings (a station's column is its longest distance from the start of any routing, so
 //! material flows left to right; stations of one column are stacked in plant-file order).
-//! Declared buffers sit half a column before the first station that takes from them.
+//! Declared buffers sit half way to the previous column, before the first station that takes
+//! from them.
 
 use twinworks_twins::PlantModel;
 
@@ -54,7 +55,7 @@ impl Layout {
             let first = plant.stations.iter().position(|s| s.input == b);
             buffers[b] = match (all_placed, buf.position, first) {
                 (true, Some((x, y)), _) => Some([x as f32, y as f32]),
-                (_, _, Some(s)) => Some([stations[s][0] - 0.5, stations[s][1]]),
+                (_, _, Some(s)) => Some([stations[s][0] - 1.0, stations[s][1]]),
                 _ => None,
             };
         }
