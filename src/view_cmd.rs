@@ -21,7 +21,7 @@ pub struct ViewArgs {
     #[arg(long, conflicts_with = "schedule")]
     seed: Option<u64>,
     /// Run the simulation to this time first, then pause ("8h", "2d"). With --screenshot the
-    /// default is the plant's horizon.
+    /// default is the plant's horizon (8 h when the horizon is a count of parts).
     #[arg(long, conflicts_with = "schedule")]
     until: Option<String>,
     /// Render the first stable frame to this PNG and exit (no window or display needed).
