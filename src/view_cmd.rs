@@ -125,7 +125,7 @@ pub fn run(args: ViewArgs) -> ExitCode {
 fn parse_size(s: &str) -> Option<[f32; 2]> {
     let (w, h) = s.split_once(['x', 'X'])?;
     let (w, h): (f32, f32) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
-    (w >= 200.0 && h >= 150.0 && w <= 8192.0 && h <= 8192.0).then_some([w, h])
+    ((200.0..=8192.0).contains(&w) && (150.0..=8192.0).contains(&h)).then_some([w, h])
 }
 
 /// A plant file, or the baseline (or named variant) of a study file.

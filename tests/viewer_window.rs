@@ -104,7 +104,7 @@ fn twin_view_draws_the_plant_in_a_real_window() {
     // Grab the screen until the viewer has drawn a varied picture (or give up after 3 min:
     // the first frame compiles shaders on a CPU driver).
     let deadline = Instant::now() + Duration::from_secs(180);
-    let (w, h, px) = loop {
+    let (width, height, px) = loop {
         if let Some(status) = twin.0.try_wait().expect("wait") {
             panic!(
                 "twin view exited early ({status}):\n{}",
@@ -120,7 +120,7 @@ fn twin_view_draws_the_plant_in_a_real_window() {
             "xwd failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let (w, h, px) = parse_xwd(&out.stdout).expect("xwd output");
+        let (_, _, px) = parse_xwd(&out.stdout).expect("xwd output");
         let (colours, not_background) = variety(&px);
         if colours > 200 && not_background > 0.3 {
             // One more grab after a pause, so the picture is a settled frame.
@@ -137,7 +137,6 @@ fn twin_view_draws_the_plant_in_a_real_window() {
             100.0 * not_background,
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        let _ = (w, h);
         std::thread::sleep(Duration::from_millis(500));
     };
     let (colours, not_background) = variety(&px);
@@ -147,7 +146,7 @@ fn twin_view_draws_the_plant_in_a_real_window() {
     );
     let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer-xvfb.png");
     let raw: Vec<u8> = px.iter().flatten().copied().collect();
-    image::RgbImage::from_raw(w, h, raw)
+    image::RgbImage::from_raw(width, height, raw)
         .expect("image size")
         .save(&png)
         .expect("write the screenshot");

@@ -22,7 +22,7 @@ pub const KINDS: [AlarmKind; 8] = [
 ];
 
 /// The filter's settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct AlarmFilter {
     /// Kinds hidden.
     pub hidden: BTreeSet<AlarmKind>,
@@ -30,16 +30,6 @@ pub struct AlarmFilter {
     pub text: String,
     /// Only the selected station's alarms.
     pub selected_only: bool,
-}
-
-impl Default for AlarmFilter {
-    fn default() -> Self {
-        AlarmFilter {
-            hidden: BTreeSet::new(),
-            text: String::new(),
-            selected_only: false,
-        }
-    }
 }
 
 /// Short name of a kind.

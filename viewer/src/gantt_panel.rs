@@ -275,9 +275,12 @@ pub fn show(ui: &mut Ui, state: &mut ViewState) {
             }
             let p = plot_ui.pointer_coordinate()?;
             let (row, server) = row_at(p.y, &capacities)?;
-            let bar = (server != u32::MAX)
-                .then(|| bars.at(row, Some(server), p.x).copied())
-                .flatten();
+            // u32::MAX: between the servers' bands, on no bar.
+            let bar = if server == u32::MAX {
+                None
+            } else {
+                bars.at(row, Some(server), p.x).copied()
+            };
             Some((row, bar))
         });
     if let Some((row, bar)) = resp.inner {

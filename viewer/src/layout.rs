@@ -79,10 +79,8 @@ impl Layout {
         let mut min = [f32::INFINITY; 2];
         let mut max = [f32::NEG_INFINITY; 2];
         for p in stations.iter().chain(buffers.iter().flatten()) {
-            for k in 0..2 {
-                min[k] = min[k].min(p[k]);
-                max[k] = max[k].max(p[k]);
-            }
+            min = [min[0].min(p[0]), min[1].min(p[1])];
+            max = [max[0].max(p[0]), max[1].max(p[1])];
         }
         if n == 0 {
             min = [0.0; 2];
