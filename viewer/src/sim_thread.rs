@@ -236,7 +236,12 @@ impl SimLoop {
                     self.tick();
                     self.publish();
                 }
-                None if !self.pending_bars.is_empty() || !self.pending_alarms.is_empty() => self.publish(),
+                None if !self.pending_bars.is_empty()
+                    || !self.pending_samples.is_empty()
+                    || !self.pending_alarms.is_empty() =>
+                {
+                    self.publish()
+                }
                 None => {}
             }
         }
