@@ -52,6 +52,14 @@ pub enum Report {
         /// Why (for the alarm list).
         message: String,
     },
+    /// The connection failed in a way retrying cannot mend (wrong password, untrusted
+    /// certificate); its driver has stopped.
+    Fatal {
+        /// Connection index in the map.
+        connection: usize,
+        /// Why.
+        message: String,
+    },
     /// The connection is alive: its subscription-based values are current even if unchanged
     /// (OPC UA only notifies changes).
     Alive {
@@ -78,6 +86,13 @@ pub enum Request {
         value: f64,
         /// The answer.
         reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Publish a message (MQTT connections; other drivers ignore it).
+    Publish {
+        /// Topic.
+        topic: String,
+        /// Payload.
+        payload: Vec<u8>,
     },
 }
 
@@ -172,6 +187,27 @@ impl Drivers {
     /// Reads a tag from the device now.
     pub async fn read(&self, tag: usize) -> Result<f64, String> {
         self.ask(tag, |reply| Request::Read { tag, reply }).await
+    }
+
+    /// Queues a message for every MQTT connection that has a `publish_prefix`, on topic
+    /// `prefix/suffix`. Never waits: when a driver's queue is full the message is dropped (the
+    /// driver's own outbox holds messages during broker outages).
+    pub fn publish(&self, suffix: &str, payload: &[u8]) -> usize {
+        let mut n = 0;
+        for (ci, c) in self.map.connections.iter().enumerate() {
+            if let (Connection::Mqtt(m), Some(tx)) = (c, &self.senders[ci])
+                && let Some(prefix) = &m.publish_prefix
+            {
+                let req = Request::Publish {
+                    topic: format!("{prefix}/{suffix}"),
+                    payload: payload.to_vec(),
+                };
+                if tx.try_send(req).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        n
     }
 
     /// Writes an engineering value to a tag (no guard: use [`crate::writeback`]).

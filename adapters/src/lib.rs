@@ -18,6 +18,14 @@
 
 pub mod guard;
 pub mod io;
+pub mod live;
 #[cfg(feature = "modbus")]
 pub mod modbus;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
+#[cfg(feature = "opcua")]
+pub mod opcua;
 pub mod tagmap;
+#[cfg(all(feature = "opcua", feature = "modbus"))]
+pub mod virtual_plant;
+pub mod writeback;

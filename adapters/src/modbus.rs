@@ -208,6 +208,7 @@ fn tag_range(map: &TagMap, tag: usize) -> Option<(Range, DataType, WordOrder)> {
 
 async fn serve_request(ctx: &mut Context, map: &TagMap, req: Request, timeout: Duration) -> Option<TxError> {
     match req {
+        Request::Publish { .. } => None,
         Request::Read { tag, reply } => {
             let Some((r, dt, wo)) = tag_range(map, tag) else {
                 let _ = reply.send(Err("not a Modbus tag".into()));
@@ -326,6 +327,7 @@ pub async fn run_client(
                                 None => return,
                                 Some(Request::Read { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
                                 Some(Request::Write { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
+                                Some(Request::Publish { .. }) => {}
                             },
                         }
                     }
