@@ -215,6 +215,8 @@ pub async fn run_client(
     let s2 = session.clone();
     let tx2 = tx.clone();
     let link2 = link.clone();
+    let last_error = Arc::new(std::sync::Mutex::new(String::new()));
+    let last_error2 = last_error.clone();
     let loop_task = tokio::spawn(async move {
         let stream = event_loop.enter();
         futures::pin_mut!(stream);
@@ -235,6 +237,9 @@ pub async fn run_client(
                     if let Some(why) = fatal(c) {
                         let _ = state_tx.send(Err(format!("{why} ({c})"))).await;
                         return;
+                    }
+                    if let Ok(mut e) = last_error2.lock() {
+                        *e = c.to_string();
                     }
                 }
                 Ok(SessionPollResult::Subscription(_)) | Ok(SessionPollResult::SessionActivity(_)) => {
@@ -268,7 +273,12 @@ pub async fn run_client(
             let _ = tx
                 .send(Report::Fatal {
                     connection: ci,
-                    message: format!("opcua '{}': no session within {:?}", conn.name, conn.connect_timeout),
+                    message: format!(
+                        "opcua '{}': no session within {:?} (last error: {})",
+                        conn.name,
+                        conn.connect_timeout,
+                        last_error.lock().map(|e| e.clone()).unwrap_or_default()
+                    ),
                 })
                 .await;
             loop_task.abort();

@@ -25,7 +25,7 @@ class OneUser(UserManager):
 
     def get_user(self, iserver, username=None, password=None, certificate=None):
         if username == self.user and password == self.password:
-            from asyncua.server.users import User, UserRole
+            from asyncua.crypto.permission_rules import User, UserRole
             return User(role=UserRole.User)
         return None
 
@@ -37,6 +37,7 @@ async def main():
     user = args[args.index("--user") + 1] if "--user" in args else None
     server = Server(user_manager=OneUser(*user.split(":", 1)) if user else None)
     await server.init()
+    await server.set_application_uri("urn:test:lathe-server")
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/")
     if secure:
         from asyncua.crypto.cert_gen import setup_self_signed_certificate
