@@ -35,7 +35,16 @@ impl Drop for Served {
 fn serve(proto: &str, dir: &Path) -> Served {
     let tags = dir.join("tags.toml");
     let child = twin()
-        .args(["serve-plant", PLANT, &format!("--{proto}"), "127.0.0.1:0", "--time-scale", "60", "--duration", "60s"])
+        .args([
+            "serve-plant",
+            PLANT,
+            &format!("--{proto}"),
+            "127.0.0.1:0",
+            "--time-scale",
+            "60",
+            "--duration",
+            "60s",
+        ])
         .arg("--write-tags")
         .arg(&tags)
         .arg("--pki-dir")
@@ -62,7 +71,11 @@ fn live(dir: &Path, secs: u32) -> Vec<Value> {
         .args(["--duration", &format!("{secs}s")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "twin live failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "twin live failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON snapshot per line"))
@@ -70,7 +83,12 @@ fn live(dir: &Path, secs: u32) -> Vec<Value> {
 }
 
 fn station<'a>(snap: &'a Value, name: &str) -> &'a Value {
-    snap["stations"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()
+    snap["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
 }
 
 fn mirror_and_write(proto: &str) {
@@ -87,7 +105,11 @@ fn mirror_and_write(proto: &str) {
         assert_eq!(s["stale"], false, "{} stale at the end ({proto})", s["name"]);
         // The twin's counter follows the plant's (re-aligned at every observation).
         let (twin_parts, plant_parts) = (s["parts_done"].as_f64().unwrap(), obs["parts_done"].as_f64().unwrap());
-        assert!((twin_parts - plant_parts).abs() <= 2.0, "{}: twin {twin_parts} vs plant {plant_parts}", s["name"]);
+        assert!(
+            (twin_parts - plant_parts).abs() <= 2.0,
+            "{}: twin {twin_parts} vs plant {plant_parts}",
+            s["name"]
+        );
     }
     assert!(station(last, "Saw")["observed"]["parts_done"].as_f64().unwrap() > 0.0);
 
@@ -104,11 +126,25 @@ fn mirror_and_write(proto: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains(r#""outcome":"dry_run""#));
     // Out of limits: refused, exit 1.
-    let out = twin().arg("write").arg(dir.join("tags.toml")).arg("Saw.Speed=3").arg("--audit").arg(&audit).output().unwrap();
+    let out = twin()
+        .arg("write")
+        .arg(dir.join("tags.toml"))
+        .arg("Saw.Speed=3")
+        .arg("--audit")
+        .arg(&audit)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("outside the limits"));
     // A real write, confirmed by read-back.
-    let out = twin().arg("write").arg(dir.join("tags.toml")).arg("Saw.Speed=1.4").arg("--audit").arg(&audit).output().unwrap();
+    let out = twin()
+        .arg("write")
+        .arg(dir.join("tags.toml"))
+        .arg("Saw.Speed=1.4")
+        .arg("--audit")
+        .arg(&audit)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
     let rec: Value = serde_json::from_str(text.trim()).unwrap();
@@ -123,7 +159,10 @@ fn mirror_and_write(proto: &str) {
     let saw = station(snaps.last().unwrap(), "Saw");
     assert!((saw["speed"].as_f64().unwrap() - 1.4).abs() < 1e-5, "{saw}");
     let temp = saw["observed"]["temperature"].as_f64().unwrap();
-    assert!(temp > 71.0, "Saw at {temp} °C: the faster speed did not reach the simulation ({proto})");
+    assert!(
+        temp > 71.0,
+        "Saw at {temp} °C: the faster speed did not reach the simulation ({proto})"
+    );
 }
 
 #[test]

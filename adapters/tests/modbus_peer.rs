@@ -310,3 +310,90 @@ async fn values_resume_after_the_peer_restarts_and_are_stale_in_between() {
         restarted.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_mirror_marks_stale_while_the_peer_is_down() {
+    use twinworks_adapters::live::{LiveOptions, run_live};
+    use twinworks_twins::snapshot::{AlarmKind, PlantSnapshot};
+    let port = free_port();
+    let p = Arc::new(Mutex::new(Some(peer(port))));
+    let plant_text = r#"
+[plant]
+name = "one"
+[[source]]
+name = "in"
+kind = "infinite"
+product = "P"
+[[station]]
+name = "Lathe"
+process_time = { dist = "constant", value = "10s" }
+[[product]]
+name = "P"
+routing = [{ station = "Lathe" }]
+"#;
+    let plant = twinworks_twins::plant_file::parse_plant(plant_text, Path::new("one.toml")).unwrap();
+    let text = format!(
+        r#"
+[[modbus]]
+name = "plc"
+address = "127.0.0.1:{port}"
+timeout = "300ms"
+[[tag]]
+name = "Counter"
+source = "plc"
+register = "input"
+address = 0
+station = "Lathe"
+field = "temperature"
+interval = "100ms"
+stale_after = "1s"
+"#
+    );
+    let map = Arc::new(parse_tag_map(&text, Path::new("t.toml"), Some(&plant)).unwrap());
+    let snaps: Arc<Mutex<Vec<(std::time::Instant, PlantSnapshot)>>> = Arc::default();
+    let s2 = snaps.clone();
+    let opts = LiveOptions {
+        snapshot_every: Duration::from_millis(100),
+        ..LiveOptions::default()
+    };
+    // Kill the peer after 2 s, restart it after 5 s.
+    let p2 = p.clone();
+    let events = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        let killed = std::time::Instant::now();
+        p2.lock().unwrap().take();
+        std::thread::sleep(Duration::from_secs(3));
+        *p2.lock().unwrap() = Some(peer(port));
+        (killed, std::time::Instant::now())
+    });
+    let stats = run_live(
+        &plant,
+        map,
+        &opts,
+        move |s| s2.lock().unwrap().push((std::time::Instant::now(), s)),
+        tokio::time::sleep(Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
+    let (killed, restarted) = events.join().unwrap();
+    let snaps = snaps.lock().unwrap();
+    let stale_at = |t: std::time::Instant| snaps.iter().rev().find(|(at, _)| *at <= t).unwrap().1.stations[0].stale;
+    assert!(!stale_at(killed), "fresh while the peer runs");
+    assert!(stale_at(restarted), "stale after 3 s without values");
+    let fresh_again = snaps
+        .iter()
+        .find(|(at, s)| *at > restarted && !s.stations[0].stale)
+        .map(|(at, _)| *at - restarted);
+    let fresh_again = fresh_again.expect("values resumed after the restart");
+    assert!(fresh_again < Duration::from_secs(5), "{fresh_again:?}");
+    let kinds: Vec<AlarmKind> = snaps
+        .iter()
+        .flat_map(|(_, s)| s.alarms.iter().map(|a| a.kind))
+        .collect();
+    assert!(
+        kinds.contains(&AlarmKind::Stale) && kinds.contains(&AlarmKind::Fresh),
+        "{kinds:?}"
+    );
+    assert!(stats.observations > 20);
+    eprintln!("fresh again {fresh_again:?} after the restart");
+}
