@@ -18,6 +18,20 @@ if ((${#need[@]})); then
     "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# Adapter tests talk to real protocol peers: python asyncua (OPC UA server), pymodbus (Modbus
+# server; pinned: 3.9+ changed the datastore API the peer script uses) and Mosquitto (broker;
+# the machine runs one on 127.0.0.1:1883, and the outage test starts its own).
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || {
+    echo "installing mosquitto (apt)"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends mosquitto
+}
+if ! python3 -c 'import asyncua, pymodbus, sys; sys.exit(pymodbus.__version__ != "3.8.6")' >/dev/null 2>&1; then
+    echo "installing asyncua and pymodbus (pip)"
+    python3 -m pip install -q "asyncua==2.1.0" "pymodbus==3.8.6"
+fi
+
 # ---------------------------------------------------------------- viewer (twinworks-viewer)
 # The viewer's tests render with wgpu on Mesa's CPU Vulkan driver (lavapipe) and open the real
 # window on a virtual X server, grabbed with xwd. The viewer itself needs no system packages to

@@ -2,6 +2,7 @@
 //! all domain logic lives in the library crates.
 
 mod gantt;
+mod live_cmd;
 mod run_cmd;
 mod schedule_cmd;
 mod study_cmd;
@@ -29,6 +30,12 @@ enum Command {
     Schedule(schedule_cmd::ScheduleArgs),
     /// Watch a plant on the desktop viewer: simulated, or a schedule (`--screenshot` renders a PNG).
     View(view_cmd::ViewArgs),
+    /// Mirror a running plant: the twin follows the tags of a tag map (OPC UA, Modbus, MQTT).
+    Live(live_cmd::LiveArgs),
+    /// Write setpoints to the plant through the write guard (limits, rate, permissive), audited.
+    Write(live_cmd::WriteArgs),
+    /// Run a plant file as a virtual plant in real time, served over OPC UA and Modbus TCP.
+    ServePlant(live_cmd::ServeArgs),
 }
 
 /// Exit code for invalid input files or arguments.
@@ -43,5 +50,8 @@ fn main() -> ExitCode {
         Command::Study(args) => study_cmd::run(args),
         Command::Schedule(args) => schedule_cmd::run(args),
         Command::View(args) => view_cmd::run(args),
+        Command::Live(args) => live_cmd::live(args),
+        Command::Write(args) => live_cmd::write(args),
+        Command::ServePlant(args) => live_cmd::serve_plant(args),
     }
 }

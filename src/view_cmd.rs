@@ -1,5 +1,9 @@
-//! `twin view`: the desktop viewer on a simulated plant or a schedule (crate
-//! `twinworks-viewer`, cargo feature `viewer`, on by default).
+//! `twin view`: the desktop viewer on a simulated plant, a schedule, or the live mirror of a
+//! running plant (crate `twinworks-viewer`, cargo feature `viewer`, on by default).
+//!
+//! Live mode wires the adapters' mirror (`twinworks_adapters::live::run_live`, on a tokio
+//! runtime of its own thread) to the viewer's external snapshot channel: the viewer itself does
+//! not depend on the adapters.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +21,12 @@ pub struct ViewArgs {
     /// With a study file: the variant to simulate (default: its baseline).
     #[arg(long)]
     variant: Option<String>,
+    /// Mirror the running plant instead of simulating: the tags of --tags drive the twin.
+    #[arg(long, requires = "tags", conflicts_with_all = ["schedule", "until", "variant"])]
+    live: bool,
+    /// With --live: the tag map (TOML) of connections and tags.
+    #[arg(long, requires = "live")]
+    tags: Option<PathBuf>,
     /// Seed of the first run (default: the plant's [run] seed).
     #[arg(long, conflicts_with = "schedule")]
     seed: Option<u64>,
@@ -65,7 +75,19 @@ pub fn run(args: ViewArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT);
         }
     };
-    let source = if let Some(path) = &args.schedule {
+    let mut live = None;
+    let source = if let (true, Some(tags)) = (args.live, &args.tags) {
+        let map = match twinworks_adapters::tagmap::load_tag_map(tags, Some(&plant)) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_INPUT);
+            }
+        };
+        let (rx, handle) = start_live(plant.clone(), map, args.seed.unwrap_or(plant.run.seed));
+        live = Some(handle);
+        ViewerSource::External { plant, rx }
+    } else if let Some(path) = &args.schedule {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => return input(format!("{}: {e}", path.display())),
@@ -110,6 +132,12 @@ pub fn run(args: ViewArgs) -> ExitCode {
         Some(path) => render_png(source, &options, path).map(|()| eprintln!("wrote {}", path.display())),
         None => run_window(source, options),
     };
+    if let Some(live) = live {
+        if let Err(e) = live.stop() {
+            eprintln!("error: live mirror: {e}");
+            return ExitCode::from(EXIT_RUN);
+        }
+    }
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(twinworks_viewer::ViewerError::Schedule(m)) => input(format!("schedule {m}")),
@@ -118,6 +146,62 @@ pub fn run(args: ViewArgs) -> ExitCode {
             ExitCode::from(EXIT_RUN)
         }
     }
+}
+
+/// The live mirror on its own thread, stopped when the viewer closes.
+#[cfg(feature = "viewer")]
+struct LiveThread {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), String>>,
+}
+
+#[cfg(feature = "viewer")]
+impl LiveThread {
+    /// Stops the mirror and returns how it ended.
+    fn stop(self) -> Result<(), String> {
+        let _ = self.stop.send(());
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err("the live thread panicked".into()))
+    }
+}
+
+/// Starts the adapters' live mirror of `plant`, sending its snapshots (4 per second) to the
+/// returned receiver: the viewer's external source.
+#[cfg(feature = "viewer")]
+fn start_live(
+    plant: twinworks_twins::PlantModel,
+    map: twinworks_adapters::tagmap::TagMap,
+    seed: u64,
+) -> (
+    std::sync::mpsc::Receiver<twinworks_twins::snapshot::PlantSnapshot>,
+    LiveThread,
+) {
+    use twinworks_adapters::live::{LiveOptions, run_live};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        let opts = LiveOptions {
+            snapshot_every: std::time::Duration::from_millis(250),
+            seed,
+            ..LiveOptions::default()
+        };
+        let sink = move |snap| {
+            // The viewer closed: nothing to do but wait for the stop.
+            let _ = tx.send(snap);
+        };
+        let stop = async move {
+            let _ = stopped.await;
+        };
+        rt.block_on(run_live(&plant, std::sync::Arc::new(map), &opts, sink, stop))
+            .map(|_| ())
+    });
+    (rx, LiveThread { stop, thread })
 }
 
 /// `1400x860` → `[1400.0, 860.0]`.

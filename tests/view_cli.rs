@@ -74,7 +74,12 @@ fn screenshot_of_a_schedule_and_of_a_study_variant() {
 fn bad_input_exits_2_naming_the_problem() {
     let bad = scratch("bad.json");
     std::fs::write(&bad, "{ \"format\": \"twinworks-schedule/1\", ").unwrap();
-    let out = twin(&["view", "scenarios/samples/machining_cell.toml", "--schedule", bad.to_str().unwrap()]);
+    let out = twin(&[
+        "view",
+        "scenarios/samples/machining_cell.toml",
+        "--schedule",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.json:1:"), "{err}");
@@ -82,7 +87,10 @@ fn bad_input_exits_2_naming_the_problem() {
     let out = twin(&["view", "scenarios/samples/cell_study.toml", "--variant", "No such"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no variant 'No such'") && err.contains("baseline"), "{err}");
+    assert!(
+        err.contains("no variant 'No such'") && err.contains("baseline"),
+        "{err}"
+    );
 
     let out = twin(&["view", "scenarios/samples/flowline.toml", "--until", "soon"]);
     assert_eq!(out.status.code(), Some(2));

@@ -138,7 +138,7 @@ pub fn load_study(path: &Path) -> Result<Study, LoadError> {
     let raw: RawStudy = match toml::from_str(&text) {
         Ok(raw) => raw,
         Err(e) => {
-            r.error(e.span().unwrap_or(0..0), e.message().trim().to_string());
+            r.toml_error(&e);
             return Err(r.into_error());
         }
     };

@@ -158,6 +158,25 @@ impl Reporter {
         self.push(span, format!("unknown {what} '{name}'{ctx}"), help);
     }
 
+    /// Records a TOML syntax or shape error; for an unknown key, names the nearest valid key
+    /// (or lists the valid keys).
+    pub fn toml_error(&mut self, e: &toml::de::Error) {
+        let span = e.span().unwrap_or(0..0);
+        let msg = e.message().trim().to_string();
+        // serde's message: "unknown field `capcity`, expected one of `name`, `capacity`, ..."
+        let ticks: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+        if msg.starts_with("unknown field") && !ticks.is_empty() {
+            let key = ticks[0];
+            let valid = &ticks[1..];
+            let help = nearest_name(key, valid.iter().copied())
+                .map(|n| format!("did you mean '{n}'?"))
+                .or_else(|| Some(format!("valid keys here: {}", valid.join(", "))));
+            self.error_help(span, format!("unknown key '{key}'"), help);
+        } else {
+            self.error(span, msg);
+        }
+    }
+
     /// Whether any problem was recorded.
     pub fn has_errors(&self) -> bool {
         !self.found.is_empty()

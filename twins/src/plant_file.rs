@@ -14,7 +14,7 @@ use toml::{Spanned, Value};
 use twinworks_engine::{Distribution, SimTime};
 
 use crate::clock::{CalendarStart, DAY_NAMES, ShiftCalendar, parse_instant, parse_time_of_day};
-use crate::diagnostic::{LoadError, Reporter, nearest_name};
+use crate::diagnostic::{LoadError, Reporter};
 use crate::dist_spec::{Quantity, parse_distribution};
 use crate::orders_csv::read_orders_csv;
 use crate::plant::*;
@@ -216,24 +216,6 @@ pub fn load_plant(path: &Path) -> Result<PlantModel, LoadError> {
     parse_plant(&text, path)
 }
 
-/// Turns a toml deserialization error into a diagnostic, adding "did you mean" for unknown keys.
-fn toml_error(r: &mut Reporter, e: &toml::de::Error) {
-    let span = e.span().unwrap_or(0..0);
-    let msg = e.message().trim().to_string();
-    // serde's message: "unknown field `capcity`, expected one of `name`, `capacity`, ..."
-    let ticks: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
-    if msg.starts_with("unknown field") && !ticks.is_empty() {
-        let key = ticks[0];
-        let valid = &ticks[1..];
-        let help = nearest_name(key, valid.iter().copied())
-            .map(|n| format!("did you mean '{n}'?"))
-            .or_else(|| Some(format!("valid keys here: {}", valid.join(", "))));
-        r.error_help(span, format!("unknown key '{key}'"), help);
-    } else {
-        r.error(span, msg);
-    }
-}
-
 fn display_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -251,7 +233,7 @@ pub fn parse_plant(text: &str, path: &Path) -> Result<PlantModel, LoadError> {
     let raw: RawPlant = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
-            toml_error(&mut r, &e);
+            r.toml_error(&e);
             return Err(r.into_error());
         }
     };

@@ -1,0 +1,292 @@
+//! What every protocol driver shares: observations flowing in, read and write requests flowing
+//! out, and the handle that routes a request to the driver owning the tag.
+//!
+//! Each connection in the tag map gets one driver task. It sends [`Report`]s (observations in
+//! engineering units, and link up/down changes) on one channel, and serves [`Request`]s (read a
+//! tag now, write a raw value) one at a time, so that a protocol's transactions never interleave.
+//! Every request carries a deadline; a driver that misses it answers with an error.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::tagmap::{Connection, TagMap};
+
+/// How trustworthy an observation is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Quality {
+    /// Good.
+    Good,
+    /// The device answered with an error for this value (Modbus exception, OPC UA bad status);
+    /// the text says which.
+    Bad(String),
+}
+
+/// A value of one tag, as received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// Tag index in the map.
+    pub tag: usize,
+    /// Value in engineering units (NaN when the quality is bad).
+    pub value: f64,
+    /// Quality.
+    pub quality: Quality,
+    /// The source's time stamp, if the protocol has one (OPC UA).
+    pub source_time: Option<SystemTime>,
+    /// When it arrived here.
+    pub received: Instant,
+}
+
+/// What a driver tells the mirror.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Report {
+    /// A value.
+    Value(Observation),
+    /// The connection came up (`up`) or was lost.
+    Link {
+        /// Connection index in the map.
+        connection: usize,
+        /// Up or down.
+        up: bool,
+        /// Why (for the alarm list).
+        message: String,
+    },
+    /// The connection failed in a way retrying cannot mend (wrong password, untrusted
+    /// certificate); its driver has stopped.
+    Fatal {
+        /// Connection index in the map.
+        connection: usize,
+        /// Why.
+        message: String,
+    },
+    /// The connection is alive: its subscription-based values are current even if unchanged
+    /// (OPC UA only notifies changes).
+    Alive {
+        /// Connection index in the map.
+        connection: usize,
+    },
+}
+
+/// What the mirror or the write-back asks of a driver.
+#[derive(Debug)]
+pub enum Request {
+    /// Read the tag from the device now (engineering units).
+    Read {
+        /// Tag index.
+        tag: usize,
+        /// The answer.
+        reply: oneshot::Sender<Result<f64, String>>,
+    },
+    /// Write an engineering value to the tag (the driver converts to raw).
+    Write {
+        /// Tag index.
+        tag: usize,
+        /// Engineering units.
+        value: f64,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Publish a message (MQTT connections; other drivers ignore it).
+    Publish {
+        /// Topic.
+        topic: String,
+        /// Payload.
+        payload: Vec<u8>,
+    },
+}
+
+/// Routes requests to the drivers. Cheap to clone.
+#[derive(Clone)]
+pub struct Drivers {
+    map: Arc<TagMap>,
+    senders: Vec<Option<mpsc::Sender<Request>>>,
+    timeout: Duration,
+}
+
+/// Capacity of the report channel: bursts beyond it slow the drivers down instead of growing
+/// memory.
+pub const REPORT_CAPACITY: usize = 1 << 16;
+
+impl Drivers {
+    /// Starts one driver task per connection on the current tokio runtime. Reports go to `tx`.
+    pub fn start(map: Arc<TagMap>, tx: mpsc::Sender<Report>) -> Drivers {
+        let mut senders = Vec::new();
+        for (ci, conn) in map.connections.iter().enumerate() {
+            let (rtx, rrx) = mpsc::channel(64);
+            let started = match conn {
+                #[cfg(feature = "modbus")]
+                Connection::Modbus(c) => {
+                    tokio::spawn(crate::modbus::run_client(map.clone(), ci, c.clone(), tx.clone(), rrx));
+                    true
+                }
+                #[cfg(feature = "opcua")]
+                Connection::OpcUa(c) => {
+                    tokio::spawn(crate::opcua::run_client(map.clone(), ci, c.clone(), tx.clone(), rrx));
+                    true
+                }
+                #[cfg(feature = "mqtt")]
+                Connection::Mqtt(c) => {
+                    tokio::spawn(crate::mqtt::run_client(map.clone(), ci, c.clone(), tx.clone(), rrx));
+                    true
+                }
+                #[allow(unreachable_patterns)]
+                _ => {
+                    let _ = tx.try_send(Report::Link {
+                        connection: ci,
+                        up: false,
+                        message: format!(
+                            "connection '{}': this build has no support for its protocol (cargo feature off)",
+                            conn.name()
+                        ),
+                    });
+                    false
+                }
+            };
+            senders.push(started.then_some(rtx));
+        }
+        Drivers {
+            map,
+            senders,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The tag map.
+    pub fn map(&self) -> &Arc<TagMap> {
+        &self.map
+    }
+
+    async fn ask<T>(
+        &self,
+        tag: usize,
+        make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Request,
+    ) -> Result<T, String> {
+        let t = self.map.tags.get(tag).ok_or_else(|| format!("no tag #{tag}"))?;
+        let conn = self.map.connections[t.connection].name();
+        let tx = self.senders[t.connection]
+            .as_ref()
+            .ok_or_else(|| format!("connection '{conn}' is not available in this build"))?;
+        let (rtx, rrx) = oneshot::channel();
+        tokio::time::timeout(self.timeout, tx.send(make(rtx)))
+            .await
+            .map_err(|_| {
+                format!(
+                    "connection '{conn}': busy, request not accepted within {:?}",
+                    self.timeout
+                )
+            })?
+            .map_err(|_| format!("connection '{conn}': driver stopped"))?;
+        match tokio::time::timeout(self.timeout, rrx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(format!("connection '{conn}': driver dropped the request")),
+            Err(_) => Err(format!("connection '{conn}': no answer within {:?}", self.timeout)),
+        }
+    }
+
+    /// Reads a tag from the device now.
+    pub async fn read(&self, tag: usize) -> Result<f64, String> {
+        self.ask(tag, |reply| Request::Read { tag, reply }).await
+    }
+
+    /// Queues a message for every MQTT connection that has a `publish_prefix`, on topic
+    /// `prefix/suffix`. Never waits: when a driver's queue is full the message is dropped (the
+    /// driver's own outbox holds messages during broker outages).
+    pub fn publish(&self, suffix: &str, payload: &[u8]) -> usize {
+        let mut n = 0;
+        for (ci, c) in self.map.connections.iter().enumerate() {
+            if let (Connection::Mqtt(m), Some(tx)) = (c, &self.senders[ci])
+                && let Some(prefix) = &m.publish_prefix
+            {
+                let req = Request::Publish {
+                    topic: format!("{prefix}/{suffix}"),
+                    payload: payload.to_vec(),
+                };
+                if tx.try_send(req).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Writes an engineering value to a tag (no guard: use [`crate::writeback`]).
+    pub async fn write(&self, tag: usize, value: f64) -> Result<(), String> {
+        self.ask(tag, |reply| Request::Write { tag, value, reply }).await
+    }
+}
+
+/// Exponential backoff between reconnect attempts: 100 ms doubling to `max`.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// Starts at 100 ms, capped at `max`.
+    pub fn new(max: Duration) -> Backoff {
+        Backoff {
+            next: Duration::from_millis(100),
+            max,
+        }
+    }
+
+    /// The delay before the next attempt (and doubles it).
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.next = Duration::from_millis(100);
+    }
+}
+
+/// Reads a dotted path (`a.b.0.c`) from a JSON value as a number (booleans are 0/1).
+pub fn json_number(v: &serde_json::Value, path: &str) -> Option<f64> {
+    let mut cur = v;
+    if !path.is_empty() {
+        for key in path.split('.') {
+            cur = match cur {
+                serde_json::Value::Object(m) => m.get(key)?,
+                serde_json::Value::Array(a) => a.get(key.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+    }
+    match cur {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::Bool(b) => Some(*b as u8 as f64),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths() {
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"a": {"t": 21.5, "on": true, "l": [1, 2]}, "s": "3"}"#).unwrap();
+        assert_eq!(json_number(&v, "a.t"), Some(21.5));
+        assert_eq!(json_number(&v, "a.on"), Some(1.0));
+        assert_eq!(json_number(&v, "a.l.1"), Some(2.0));
+        assert_eq!(json_number(&v, "s"), Some(3.0));
+        assert_eq!(json_number(&v, "a.x"), None);
+        assert_eq!(json_number(&serde_json::json!(7), ""), Some(7.0));
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let mut b = Backoff::new(Duration::from_millis(500));
+        let d: Vec<u128> = (0..5).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(d, [100, 200, 400, 500, 500]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 100);
+    }
+}

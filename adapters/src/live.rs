@@ -1,0 +1,372 @@
+//! The live mirror: the twin runs in step with the plant, and what the plant reports overrides
+//! what the twin predicted.
+//!
+//! Observations arrive from the drivers at any rate; the mirror keeps the latest per tag and, at
+//! every tick, applies them to the bound stations as [`Command`]s before simulating forward to
+//! the tick's time (real elapsed time × time scale). Between observations the twin simulates.
+//! - `state`: a value in the tag's `down_values` holds the station down (as a breakdown: work in
+//!   progress is suspended); any other value releases it. Stations with a bound state tag get
+//!   no random failures of their own in live mode: the plant reports its breakdowns.
+//! - `parts_done`: the station's counter is set to the plant's.
+//! - `speed`: the station's speed factor.
+//! - other fields are shown beside the station (`observed` in the snapshot).
+//!
+//! Where an observation contradicts the twin (plant says down while the twin had it working, or
+//! the reverse; a counter that differs), the observation wins, and the **divergence** is
+//! counted, logged (`tracing`, target `twinworks::divergence`) and raised as an alarm: the raw
+//! material for calibrating the twin.
+//!
+//! A tag not updated within its `stale_after` is **stale** (OPC UA values count as updated while
+//! the subscription is alive, since OPC UA only notifies changes); a station with a stale tag
+//! shows `stale` in the snapshot, and the change raises an alarm.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use twinworks_engine::{SimTime, Tally};
+use twinworks_twins::PlantModel;
+use twinworks_twins::sim::{Command, Compiled, Twin, build_twin};
+use twinworks_twins::snapshot::{Alarm, AlarmKind, PlantSnapshot, StationState, alarms_between, take};
+
+use crate::io::{Drivers, Observation, Quality, REPORT_CAPACITY, Report};
+use crate::tagmap::{Connection, TagMap};
+use crate::writeback::Freshness;
+
+/// Options of a live run.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// Twin seconds per real second.
+    pub time_scale: f64,
+    /// How often observations are applied and the twin advanced.
+    pub tick: Duration,
+    /// How often a snapshot is produced.
+    pub snapshot_every: Duration,
+    /// Stop after this long (real time); `None` = until the process is interrupted.
+    pub duration: Option<Duration>,
+    /// Seed of the twin's random streams.
+    pub seed: u64,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            time_scale: 1.0,
+            tick: Duration::from_millis(50),
+            snapshot_every: Duration::from_secs(1),
+            duration: None,
+            seed: 1,
+        }
+    }
+}
+
+/// Counters of a live run.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LiveStats {
+    /// Observations received.
+    pub observations: u64,
+    /// Observations with bad quality.
+    pub bad_quality: u64,
+    /// Divergences between plant and twin.
+    pub divergences: u64,
+    /// Link up/down changes.
+    pub link_changes: u64,
+    /// Real seconds run.
+    pub seconds: f64,
+    /// Observations per second.
+    pub per_second: f64,
+    /// Source time stamp to ingestion, median [ms] (sources with time stamps only).
+    pub latency_p50_ms: Option<f64>,
+    /// Source time stamp to ingestion, 99th percentile [ms].
+    pub latency_p99_ms: Option<f64>,
+}
+
+/// The mirror's state: the twin plus what is known about every tag.
+pub struct Mirror {
+    twin: Twin,
+    map: Arc<TagMap>,
+    latest: Vec<Option<Observation>>,
+    fresh: Freshness,
+    alive: Vec<Option<Instant>>,
+    tag_stale: Vec<bool>,
+    observed: Vec<BTreeMap<String, f64>>,
+    alarms: Vec<Alarm>,
+    prev: Option<PlantSnapshot>,
+    latency: Tally,
+    /// Counters.
+    pub stats: LiveStats,
+}
+
+impl Mirror {
+    /// A mirror of `plant` fed by the tags of `map`.
+    pub fn new(plant: &PlantModel, map: Arc<TagMap>, seed: u64) -> Mirror {
+        let mut plant = plant.clone();
+        for t in &map.tags {
+            if let (Some(s), "state") = (t.station, t.field.as_str()) {
+                plant.stations[s].failures = None;
+            }
+        }
+        let n = map.tags.len();
+        let stations = plant.stations.len();
+        Mirror {
+            twin: build_twin(Arc::new(Compiled::new(plant)), seed),
+            latest: vec![None; n],
+            fresh: Arc::new(std::sync::Mutex::new(vec![None; n])),
+            alive: vec![None; map.connections.len()],
+            tag_stale: vec![false; n],
+            observed: vec![BTreeMap::new(); stations],
+            alarms: Vec::new(),
+            prev: None,
+            latency: Tally::with_quantiles(),
+            stats: LiveStats::default(),
+            map,
+        }
+    }
+
+    /// The receive times per tag (for the write-back's stale-input check).
+    pub fn freshness(&self) -> Freshness {
+        self.fresh.clone()
+    }
+
+    /// The twin.
+    pub fn twin(&mut self) -> &mut Twin {
+        &mut self.twin
+    }
+
+    /// Takes in one driver report. Returns an error message for a fatal connection failure.
+    pub fn ingest(&mut self, r: Report) -> Result<(), String> {
+        match r {
+            Report::Value(o) => {
+                self.stats.observations += 1;
+                if let Some(st) = o.source_time
+                    && let Ok(d) = SystemTime::now().duration_since(st)
+                {
+                    self.latency.record(d.as_secs_f64() * 1000.0);
+                }
+                if o.quality != Quality::Good {
+                    self.stats.bad_quality += 1;
+                    return Ok(());
+                }
+                if let Ok(mut f) = self.fresh.lock() {
+                    f[o.tag] = Some(o.received);
+                }
+                let tag = &self.map.tags[o.tag];
+                let passes = match &self.latest[o.tag] {
+                    Some(prev) => (o.value - prev.value).abs() >= tag.deadband || tag.deadband == 0.0,
+                    None => true,
+                };
+                if passes {
+                    let i = o.tag;
+                    self.latest[i] = Some(o);
+                }
+            }
+            Report::Alive { connection } => self.alive[connection] = Some(Instant::now()),
+            Report::Link {
+                connection,
+                up,
+                message,
+            } => {
+                self.stats.link_changes += 1;
+                tracing::info!(target: "twinworks::link", "{message}");
+                self.alarms.push(Alarm {
+                    time_s: self.twin.now().secs(),
+                    kind: AlarmKind::Connection,
+                    source: self.map.connections[connection].name().to_string(),
+                    message: format!("{} {message}", if up { "up:" } else { "down:" }),
+                });
+                if up {
+                    self.alive[connection] = Some(Instant::now());
+                } else {
+                    self.alive[connection] = None;
+                }
+            }
+            Report::Fatal { message, .. } => return Err(message),
+        }
+        Ok(())
+    }
+
+    fn divergence(&mut self, station: &str, message: String) {
+        self.stats.divergences += 1;
+        tracing::info!(target: "twinworks::divergence", "{station}: {message}");
+        self.alarms.push(Alarm {
+            time_s: self.twin.now().secs(),
+            kind: AlarmKind::Divergence,
+            source: station.to_string(),
+            message: format!("{station}: {message}"),
+        });
+    }
+
+    /// Applies the latest observations to the twin and simulates forward to `t` [twin s].
+    pub fn advance_to(&mut self, t: f64) {
+        let pending: Vec<Observation> = self.latest.iter_mut().filter_map(|o| o.take()).collect();
+        if !pending.is_empty() {
+            let snap = take(&mut self.twin);
+            let map = self.map.clone();
+            for o in pending {
+                let tag = &map.tags[o.tag];
+                let Some(s) = tag.station else { continue };
+                let st = &snap.stations[s];
+                let name = st.name.clone();
+                match tag.field.as_str() {
+                    "state" => {
+                        let down = tag.down_values.contains(&o.value);
+                        let twin_down = st.state == StationState::Down;
+                        if down != twin_down {
+                            let msg = format!(
+                                "plant reports {} (value {}), twin had {}",
+                                if down { "down" } else { "running" },
+                                o.value,
+                                st.state.as_str()
+                            );
+                            self.divergence(&name, msg);
+                        }
+                        self.twin.model.commands.push(Command::SetDown {
+                            station: s as u32,
+                            down,
+                        });
+                    }
+                    "parts_done" => {
+                        let plant = o.value.max(0.0).round() as u64;
+                        if plant != st.parts_done {
+                            let msg = format!("parts done: plant {plant}, twin {}", st.parts_done);
+                            self.divergence(&name, msg);
+                            self.twin.model.commands.push(Command::SetPartsDone {
+                                station: s as u32,
+                                count: plant,
+                            });
+                        }
+                    }
+                    "speed" => {
+                        if (o.value - st.speed).abs() > 1e-9 && o.value > 0.0 {
+                            self.twin.model.commands.push(Command::SetSpeed {
+                                station: s as u32,
+                                speed: o.value,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+                self.observed[s].insert(tag.field.clone(), o.value);
+            }
+        }
+        let t = t.max(self.twin.now().secs());
+        self.twin.run_until(SimTime::from_secs(t));
+    }
+
+    /// Whether tag `i` is stale now.
+    pub fn is_stale(&self, i: usize) -> bool {
+        let tag = &self.map.tags[i];
+        let last = self.fresh.lock().ok().and_then(|f| f[i]);
+        let alive = match self.map.connections[tag.connection] {
+            Connection::OpcUa(_) if last.is_some() => self.alive[tag.connection],
+            _ => None,
+        };
+        let newest = match (last, alive) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        newest.is_none_or(|t| t.elapsed() > tag.stale_after)
+    }
+
+    /// The mirrored state now, with stale marks, observed values and the alarms since the last
+    /// snapshot.
+    pub fn snapshot(&mut self) -> PlantSnapshot {
+        let mut snap = take(&mut self.twin);
+        let now = snap.time_s;
+        for i in 0..self.map.tags.len() {
+            let stale = self.is_stale(i);
+            if stale != self.tag_stale[i] {
+                self.tag_stale[i] = stale;
+                let name = &self.map.tags[i].name;
+                self.alarms.push(Alarm {
+                    time_s: now,
+                    kind: if stale { AlarmKind::Stale } else { AlarmKind::Fresh },
+                    source: name.clone(),
+                    message: format!("tag {name} {}", if stale { "stale" } else { "updating again" }),
+                });
+            }
+            if let Some(s) = self.map.tags[i].station {
+                snap.stations[s].stale |= stale;
+            }
+        }
+        for (s, obs) in self.observed.iter().enumerate() {
+            snap.stations[s].observed = obs.clone();
+        }
+        let mut alarms = std::mem::take(&mut self.alarms);
+        if let Some(prev) = &self.prev {
+            // Station-level changes (breakdowns from the plant, repairs); stale changes are
+            // already reported per tag above.
+            alarms.extend(
+                alarms_between(prev, &snap)
+                    .into_iter()
+                    .filter(|a| !matches!(a.kind, AlarmKind::Stale | AlarmKind::Fresh)),
+            );
+        }
+        snap.alarms = alarms;
+        let mut keep = snap.clone();
+        keep.alarms.clear();
+        self.prev = Some(keep);
+        snap
+    }
+
+    fn finish_stats(&mut self, seconds: f64) -> LiveStats {
+        let mut s = self.stats.clone();
+        s.seconds = seconds;
+        s.per_second = if seconds > 0.0 {
+            s.observations as f64 / seconds
+        } else {
+            0.0
+        };
+        s.latency_p50_ms = self.latency.quantile(0.5);
+        s.latency_p99_ms = self.latency.quantile(0.99);
+        s
+    }
+}
+
+/// Runs the live mirror until `opts.duration` or until `stop` resolves: starts the drivers,
+/// paces the twin in real time, and hands every snapshot to `sink`. Returns the counters, or the
+/// message of a fatal connection failure.
+pub async fn run_live(
+    plant: &PlantModel,
+    map: Arc<TagMap>,
+    opts: &LiveOptions,
+    mut sink: impl FnMut(PlantSnapshot),
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<LiveStats, String> {
+    let (tx, mut rx) = mpsc::channel(REPORT_CAPACITY);
+    let _drivers = Drivers::start(map.clone(), tx);
+    let mut m = Mirror::new(plant, map, opts.seed);
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(opts.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut next_snapshot = start;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+            r = rx.recv() => match r {
+                Some(r) => {
+                    m.ingest(r)?;
+                    // Drain what is queued without waiting (cheap per observation).
+                    while let Ok(r) = rx.try_recv() {
+                        m.ingest(r)?;
+                    }
+                    continue;
+                }
+                None => break,
+            },
+        }
+        let elapsed = start.elapsed();
+        m.advance_to(elapsed.as_secs_f64() * opts.time_scale);
+        if Instant::now() >= next_snapshot {
+            next_snapshot += opts.snapshot_every;
+            sink(m.snapshot());
+        }
+        if opts.duration.is_some_and(|d| elapsed >= d) {
+            break;
+        }
+    }
+    Ok(m.finish_stats(start.elapsed().as_secs_f64()))
+}
