@@ -1,5 +1,6 @@
 //! `twin view` from the command line without a display: `--screenshot` renders off screen (a
-//! schedule, a study's variant), and bad input exits 2 with a message naming the file.
+//! schedule, a study's variant, the live mirror of `twin serve-plant`), and bad input exits 2
+//! with a message naming the file.
 #![cfg(feature = "viewer")]
 
 use std::path::{Path, PathBuf};
@@ -95,4 +96,57 @@ fn bad_input_exits_2_naming_the_problem() {
     let out = twin(&["view", "scenarios/samples/flowline.toml", "--until", "soon"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--until 'soon'"));
+}
+
+/// Kills the served plant when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn screenshot_of_the_live_mirror_of_a_served_plant() {
+    let dir = scratch("live");
+    let tags = dir.join("tags.toml");
+    let _ = std::fs::remove_file(&tags);
+    let served = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args([
+            "serve-plant",
+            "scenarios/samples/machining_cell.toml",
+            "--modbus",
+            "127.0.0.1:0",
+            "--time-scale",
+            "60",
+            "--duration",
+            "60s",
+        ])
+        .arg("--write-tags")
+        .arg(&tags)
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _served = Served(served);
+    let t = std::time::Instant::now();
+    while !tags.exists() {
+        assert!(t.elapsed().as_secs() < 30, "serve-plant wrote no tag map");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let png = dir.join("live.png");
+    let out = twin(&[
+        "view",
+        "--live",
+        "scenarios/samples/machining_cell.toml",
+        "--tags",
+        tags.to_str().unwrap(),
+        "--screenshot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(png_variety(&png).2 > 100);
 }
