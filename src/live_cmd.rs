@@ -61,6 +61,10 @@ pub struct WriteArgs {
     /// The append-only audit log (JSON lines).
     #[arg(long, default_value = "audit.jsonl")]
     audit: PathBuf,
+    /// Benchmark: send each setpoint N times, alternating with value + 0.01, and print the
+    /// round-trip times (guard, write, read-back, audit fsync) p50/p99 as JSON on stderr.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
 }
 
 #[derive(Args)]
@@ -270,20 +274,40 @@ pub fn write(args: WriteArgs) -> ExitCode {
         });
         let mut wb = WriteBack::new(drivers, audit, args.dry_run, None);
         let mut ok = true;
+        let repeat = args.repeat.max(1);
+        let mut rtt = twinworks_engine::Tally::with_quantiles();
         for (tag, v) in requests {
-            if fatal.is_finished() {
-                break;
-            }
-            match wb.request(&args.who, &tag, v).await {
-                Ok(rec) => {
-                    println!("{}", serde_json::to_string(&rec).unwrap_or_default());
-                    ok &= matches!(rec.outcome, Outcome::Written | Outcome::DryRun);
+            for i in 0..repeat {
+                if fatal.is_finished() {
+                    break;
                 }
-                Err(e) => {
-                    eprintln!("error: audit log {}: {e}; stopping", args.audit.display());
-                    return false;
+                let value = if i % 2 == 0 { v } else { v + 0.01 };
+                let t = std::time::Instant::now();
+                match wb.request(&args.who, &tag, value).await {
+                    Ok(rec) => {
+                        rtt.record(t.elapsed().as_secs_f64() * 1000.0);
+                        if repeat == 1 || rec.outcome != Outcome::Written {
+                            println!("{}", serde_json::to_string(&rec).unwrap_or_default());
+                        }
+                        ok &= matches!(rec.outcome, Outcome::Written | Outcome::DryRun);
+                    }
+                    Err(e) => {
+                        eprintln!("error: audit log {}: {e}; stopping", args.audit.display());
+                        return false;
+                    }
                 }
             }
+        }
+        if repeat > 1 {
+            eprintln!(
+                "{}",
+                serde_json::json!({
+                    "requests": rtt.count(),
+                    "rtt_p50_ms": rtt.quantile(0.5),
+                    "rtt_p99_ms": rtt.quantile(0.99),
+                    "rtt_mean_ms": rtt.mean(),
+                })
+            );
         }
         if fatal.is_finished()
             && let Ok(Some(m)) = fatal.await

@@ -174,3 +174,38 @@ fn live_mirrors_serve_plant_over_opcua() {
 fn live_mirrors_serve_plant_over_modbus() {
     mirror_and_write("modbus");
 }
+
+#[test]
+fn the_sample_tag_map_loads_and_a_bad_one_is_located() {
+    let plant = twinworks_twins::plant_file::load_plant(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/",
+        "scenarios/samples/machining_cell.toml"
+    )))
+    .unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/samples/cell_tags.toml");
+    let map = twinworks_adapters::tagmap::load_tag_map(&sample, Some(&plant)).unwrap();
+    assert_eq!(map.tags.len(), 30);
+    let dir = scratch("badmap");
+    let bad = dir.join("bad.toml");
+    let text = std::fs::read_to_string(&sample)
+        .unwrap()
+        .replacen("station = \"Saw\"", "station = \"Sew\"", 1);
+    std::fs::write(&bad, text).unwrap();
+    let out = twin()
+        .args(["live", PLANT, "--duration", "1s"])
+        .arg("--tags")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown station 'Sew'") && err.contains("did you mean 'Saw'?"),
+        "{err}"
+    );
+    assert!(err.contains("bad.toml:"), "{err}");
+    let out = twin().arg("write").arg(&sample).arg("Saw.Sped=1.1").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean 'Saw.Speed'?"));
+}

@@ -335,7 +335,18 @@ pub async fn run_live(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<LiveStats, String> {
     let (tx, mut rx) = mpsc::channel(REPORT_CAPACITY);
-    let _drivers = Drivers::start(map.clone(), tx);
+    let drivers = Drivers::start(map.clone(), tx);
+    // Snapshots (state and KPIs) go to every MQTT connection with a publish prefix, at the
+    // shortest of their publish intervals.
+    let publish_every = map
+        .connections
+        .iter()
+        .filter_map(|c| match c {
+            Connection::Mqtt(m) if m.publish_prefix.is_some() => Some(m.publish_interval),
+            _ => None,
+        })
+        .min();
+    let mut next_publish = Instant::now();
     let mut m = Mirror::new(plant, map, opts.seed);
     let start = Instant::now();
     let mut tick = tokio::time::interval(opts.tick);
@@ -360,9 +371,20 @@ pub async fn run_live(
         }
         let elapsed = start.elapsed();
         m.advance_to(elapsed.as_secs_f64() * opts.time_scale);
-        if Instant::now() >= next_snapshot {
-            next_snapshot += opts.snapshot_every;
-            sink(m.snapshot());
+        let now = Instant::now();
+        let publish = publish_every.is_some_and(|_| now >= next_publish);
+        if now >= next_snapshot || publish {
+            let snap = m.snapshot();
+            if let (true, Some(every)) = (publish, publish_every) {
+                next_publish = now + every;
+                if let Ok(json) = serde_json::to_vec(&snap) {
+                    drivers.publish("state", &json);
+                }
+            }
+            if now >= next_snapshot {
+                next_snapshot += opts.snapshot_every;
+                sink(snap);
+            }
         }
         if opts.duration.is_some_and(|d| elapsed >= d) {
             break;

@@ -34,6 +34,10 @@ use tokio::sync::mpsc;
 use crate::io::{Backoff, Observation, Quality, Report, Request};
 use crate::tagmap::{Address, OpcUaConn, Security, TagMap};
 
+/// Monitored items per subscription (the async-opcua server's default limit is 1000 per
+/// subscription and per call).
+pub const ITEMS_PER_SUBSCRIPTION: usize = 1000;
+
 /// Values dropped because the report channel was full (all OPC UA connections).
 pub static DROPPED: AtomicU64 = AtomicU64::new(0);
 
@@ -354,23 +358,25 @@ async fn subscribe(
     if tags.is_empty() {
         return Ok(());
     }
-    let m = map.clone();
-    let cb = DataChangeCallback::new(move |dv: DataValue, item: &MonitoredItem| {
-        let tag = item.client_handle() as usize - 1;
-        if tag < m.tags.len() && tx.try_send(Report::Value(observation(&m, tag, &dv))).is_err() {
-            DROPPED.fetch_add(1, Ordering::Relaxed);
-        }
-    });
-    let sub = tokio::time::timeout(
-        conn.connect_timeout,
-        session.create_subscription(conn.publishing_interval, 60, 10, 0, 0, true, cb),
-    )
-    .await
-    .map_err(|_| "create_subscription: timeout".to_string())?
-    .map_err(|e| format!("create_subscription: {e}"))?;
-    // Monitored items in chunks (servers limit the operations per call).
-    for chunk in tags.chunks(1000) {
-        let items: Vec<MonitoredItemCreateRequest> = chunk
+    // Servers limit monitored items per subscription (async-opcua: 1000 by default) and per
+    // call: one subscription per ITEMS_PER_SUBSCRIPTION tags, created in calls of that size.
+    for group in tags.chunks(ITEMS_PER_SUBSCRIPTION) {
+        let m = map.clone();
+        let tx = tx.clone();
+        let cb = DataChangeCallback::new(move |dv: DataValue, item: &MonitoredItem| {
+            let tag = item.client_handle() as usize - 1;
+            if tag < m.tags.len() && tx.try_send(Report::Value(observation(&m, tag, &dv))).is_err() {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let sub = tokio::time::timeout(
+            conn.connect_timeout,
+            session.create_subscription(conn.publishing_interval, 60, 10, 0, 0, true, cb),
+        )
+        .await
+        .map_err(|_| "create_subscription: timeout".to_string())?
+        .map_err(|e| format!("create_subscription: {e}"))?;
+        let items: Vec<MonitoredItemCreateRequest> = group
             .iter()
             .map(|(i, n)| {
                 MonitoredItemCreateRequest::new(
@@ -379,6 +385,8 @@ async fn subscribe(
                     MonitoringParameters {
                         client_handle: *i as u32 + 1,
                         sampling_interval: map.tags[*i].interval.as_secs_f64() * 1000.0,
+                        // The latest value is what the twin needs; a larger queue multiplies
+                        // the size of publish responses (10 × 1000 items overflowed messages).
                         queue_size: 1,
                         discard_oldest: true,
                         ..Default::default()
@@ -393,7 +401,7 @@ async fn subscribe(
         .await
         .map_err(|_| "create_monitored_items: timeout".to_string())?
         .map_err(|e| format!("create_monitored_items: {e}"))?;
-        for (r, (i, n)) in res.iter().zip(chunk) {
+        for (r, (i, n)) in res.iter().zip(group) {
             if !r.result.status_code.is_good() {
                 return Err(format!("tag '{}' ({n}): {}", map.tags[*i].name, r.result.status_code));
             }

@@ -105,7 +105,10 @@ pub fn tag_map_text(
         plant.name
     );
     if let Some(a) = opcua {
-        let _ = writeln!(t, "\n[[opcua]]\nname = \"plant-opcua\"\nendpoint = \"opc.tcp://{a}/\"");
+        let _ = writeln!(
+            t,
+            "\n[[opcua]]\nname = \"plant-opcua\"\nendpoint = \"opc.tcp://{a}/\"\npublishing_interval = \"50ms\""
+        );
         if let Some((u, p)) = &opts.user {
             let _ = writeln!(t, "user = {u:?}\npassword = {p:?}");
         }
@@ -229,6 +232,16 @@ pub async fn serve_plant(
                 },
                 "plant",
             ));
+        // Room for the benchmark's 10,000+ tags: any number of items per subscription, and
+        // enough subscriptions per session for clients that split them.
+        b.limits_mut().subscriptions.max_monitored_items_per_sub = 0;
+        b.limits_mut().subscriptions.max_subscriptions_per_session = 100;
+        b.limits_mut().subscriptions.max_pending_publish_requests = 200;
+        // Publish and sample every 20 ms (default 100 ms), so a tag changing at 10 Hz is never
+        // coalesced with its next change.
+        b.limits_mut().subscriptions.min_publishing_interval_ms = 20.0;
+        b.limits_mut().subscriptions.min_sampling_interval_ms = 20.0;
+        b = b.subscription_poll_interval_ms(20);
         if let Some((u, p)) = &opts.user {
             b = b.add_user_token("operator", ServerUserToken::user_pass(u.clone(), p.clone()));
             users.push("operator");

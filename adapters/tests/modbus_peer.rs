@@ -397,3 +397,43 @@ stale_after = "1s"
     assert!(stats.observations > 20);
     eprintln!("fresh again {fresh_again:?} after the restart");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_returns_to_the_safe_value_when_the_loop_goes_quiet() {
+    let port = free_port();
+    let p = peer(port);
+    let extra = r#"
+[[tag]]
+name = "Guarded"
+source = "plc"
+register = "holding"
+address = 20
+type = "u16"
+field = "power"
+write = { min = 0, max = 100, safe_value = 7, watchdog = "500ms" }
+"#;
+    let map = map(port, extra);
+    let (drivers, _log) = collect(map);
+    settle(Duration::from_millis(300)).await;
+    let audit = scratch("watchdog").join("audit.jsonl");
+    let mut wb = WriteBack::new(drivers, AuditLog::open(&audit).unwrap(), false, None);
+    assert_eq!(
+        wb.request("loop-7", "Guarded", 42.0).await.unwrap().outcome,
+        Outcome::Written
+    );
+    // The loop keeps asking: nothing happens.
+    settle(Duration::from_millis(300)).await;
+    assert!(wb.watchdog().await.unwrap().is_empty());
+    // The loop goes quiet for longer than 500 ms: the safe value is written, once.
+    settle(Duration::from_millis(700)).await;
+    let recs = wb.watchdog().await.unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        (recs[0].requester.as_str(), recs[0].outcome, recs[0].readback),
+        ("watchdog", Outcome::Written, Some(7.0))
+    );
+    assert!(wb.watchdog().await.unwrap().is_empty(), "acts once per silence");
+    assert!(wait_for(Duration::from_secs(2), || p.has(|l| l == "WRITE 20 7")));
+    let lines = std::fs::read_to_string(&audit).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+}
