@@ -111,7 +111,10 @@ pub fn run(args: ViewArgs) -> ExitCode {
                 plant.name
             ));
         }
-        ViewerSource::Schedule { plant, schedule }
+        ViewerSource::Schedule {
+            plant,
+            schedule: Box::new(schedule),
+        }
     } else {
         let until_s = match &args.until {
             None => None,
@@ -132,11 +135,11 @@ pub fn run(args: ViewArgs) -> ExitCode {
         Some(path) => render_png(source, &options, path).map(|()| eprintln!("wrote {}", path.display())),
         None => run_window(source, options),
     };
-    if let Some(live) = live {
-        if let Err(e) = live.stop() {
-            eprintln!("error: live mirror: {e}");
-            return ExitCode::from(EXIT_RUN);
-        }
+    if let Some(live) = live
+        && let Err(e) = live.stop()
+    {
+        eprintln!("error: live mirror: {e}");
+        return ExitCode::from(EXIT_RUN);
     }
     match res {
         Ok(()) => ExitCode::SUCCESS,

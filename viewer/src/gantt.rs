@@ -264,8 +264,17 @@ pub fn bars_from_schedule(plant: &PlantModel, s: &PlantSchedule) -> Result<Vec<B
 /// a bar when its state changes. The bars are as fine as the snapshots are frequent.
 #[derive(Clone, Debug, Default)]
 pub struct StateBars {
-    /// Per station: the state, product and order since when.
-    open: Vec<Option<(StationState, Option<u32>, Option<u32>, f64)>>,
+    /// Per station: the interval under way.
+    open: Vec<Option<OpenInterval>>,
+}
+
+/// A station's state, product and order since a time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct OpenInterval {
+    state: StationState,
+    product: Option<u32>,
+    order: Option<u32>,
+    since_s: f64,
 }
 
 impl StateBars {
@@ -286,26 +295,31 @@ impl StateBars {
                 .as_deref()
                 .and_then(|o| plant.orders.iter().position(|x| x.id == o))
                 .map(|o| o as u32);
-            let now = (st.state, product, order);
+            let same = |o: &OpenInterval| (o.state, o.product, o.order) == (st.state, product, order);
             match self.open[i] {
-                Some((s, p, o, _)) if (s, p, o) == now => {}
+                Some(o) if same(&o) => {}
                 prev => {
-                    if let Some((s, p, o, since)) = prev
-                        && let Some(kind) = bar_kind(s)
-                        && snap.time_s > since
+                    if let Some(o) = prev
+                        && let Some(kind) = bar_kind(o.state)
+                        && snap.time_s > o.since_s
                     {
                         out.push(Bar {
                             station: i as u32,
                             server: 0,
                             kind,
-                            start_s: since,
+                            start_s: o.since_s,
                             end_s: snap.time_s,
                             part: None,
-                            product: p,
-                            order: o,
+                            product: o.product,
+                            order: o.order,
                         });
                     }
-                    self.open[i] = Some((now.0, now.1, now.2, snap.time_s));
+                    self.open[i] = Some(OpenInterval {
+                        state: st.state,
+                        product,
+                        order,
+                        since_s: snap.time_s,
+                    });
                 }
             }
         }

@@ -83,8 +83,8 @@ pub enum ViewerSource {
     Schedule {
         /// The plant.
         plant: PlantModel,
-        /// The schedule, as read from its JSON.
-        schedule: PlantSchedule,
+        /// The schedule, as read from its JSON (boxed: it is large next to the other sources).
+        schedule: Box<PlantSchedule>,
     },
     /// Snapshots sent by someone else (the live mirror).
     External {

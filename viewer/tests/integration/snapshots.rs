@@ -50,7 +50,7 @@ fn machining_cell_schedule() {
     let schedule: PlantSchedule = serde_json::from_str(&text).expect("schedule JSON");
     let mut h = wgpu_harness(ViewerSource::Schedule {
         plant: plant("machining_cell.toml"),
-        schedule,
+        schedule: Box::new(schedule),
     });
     h.run_steps(4);
     h.snapshot_options("machining_cell_schedule", &options());
