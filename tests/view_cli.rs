@@ -111,6 +111,7 @@ impl Drop for Served {
 #[test]
 fn screenshot_of_the_live_mirror_of_a_served_plant() {
     let dir = scratch("live");
+    std::fs::create_dir_all(&dir).unwrap();
     let tags = dir.join("tags.toml");
     let _ = std::fs::remove_file(&tags);
     let served = Command::new(env!("CARGO_BIN_EXE_twin"))
