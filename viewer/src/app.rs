@@ -14,6 +14,11 @@ use crate::sim_thread::{Control, SimHandle};
 use crate::view_state::{ScheduleInfo, ViewState};
 use crate::{ViewerError, ViewerOptions, ViewerSource, gantt_panel, kpi_panel, plant_panel};
 
+/// Snapshots an external source sends before its picture counts as stable: the live mirror's
+/// first snapshots show every tag stale until the drivers' first reads arrive (2 s at its 4
+/// snapshots per second).
+pub const EXTERNAL_SETTLED: u64 = 8;
+
 /// Where updates come from.
 enum Feed {
     Sim(SimHandle),
@@ -127,12 +132,12 @@ impl ViewerApp {
     }
 
     /// Whether nothing more is on its way for now: a simulation is paused (or finished) and
-    /// not running to a stop, an external source has sent something (or closed), a schedule
-    /// always.
+    /// not running to a stop, an external source has sent [`EXTERNAL_SETTLED`] snapshots (or
+    /// closed), a schedule always.
     pub fn is_settled(&self) -> bool {
         match &self.feed {
             Feed::Sim(_) => self.state.status.is_some_and(|s| !s.playing && s.run_to.is_none()),
-            Feed::External { closed, .. } => *closed || self.state.updates > 0,
+            Feed::External { closed, .. } => *closed || self.state.updates >= EXTERNAL_SETTLED,
             Feed::Still => true,
         }
     }
