@@ -237,13 +237,11 @@ impl Mirror {
                             });
                         }
                     }
-                    "speed" => {
-                        if (o.value - st.speed).abs() > 1e-9 && o.value > 0.0 {
-                            self.twin.model.commands.push(Command::SetSpeed {
-                                station: s as u32,
-                                speed: o.value,
-                            });
-                        }
+                    "speed" if (o.value - st.speed).abs() > 1e-9 && o.value > 0.0 => {
+                        self.twin.model.commands.push(Command::SetSpeed {
+                            station: s as u32,
+                            speed: o.value,
+                        });
                     }
                     _ => {}
                 }

@@ -86,7 +86,9 @@ struct PollGroup {
 }
 
 fn poll_groups(map: &TagMap, conn: usize) -> Vec<PollGroup> {
-    let mut by_key: BTreeMap<(u128, u8, u8), Vec<(usize, u16, u16)>> = BTreeMap::new();
+    // (interval ms, unit, register kind) → (tag, address, words).
+    type Key = (u128, u8, u8);
+    let mut by_key: BTreeMap<Key, Vec<(usize, u16, u16)>> = BTreeMap::new();
     for (i, t) in map.tags.iter().enumerate() {
         if t.connection != conn {
             continue;

@@ -59,13 +59,10 @@ fn connected(log: &Log) -> usize {
         .count()
 }
 
+type Shared<T> = Arc<Mutex<T>>;
+
 /// A subscriber of the test's own: collects payloads on `topic`.
-fn subscriber(
-    port: u16,
-    id: &str,
-    topic: &str,
-    clean: bool,
-) -> (AsyncClient, Arc<Mutex<Vec<String>>>, Arc<Mutex<bool>>) {
+fn subscriber(port: u16, id: &str, topic: &str, clean: bool) -> (AsyncClient, Shared<Vec<String>>, Shared<bool>) {
     let mut o = MqttOptions::new(id, "127.0.0.1", port);
     o.set_keep_alive(Duration::from_secs(5));
     o.set_clean_session(clean);
