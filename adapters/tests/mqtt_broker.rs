@@ -260,6 +260,25 @@ async fn publishes_made_during_a_10s_broker_outage_all_arrive() {
         "every message published during the outage arrived"
     );
     assert!(connected(&log) >= 2, "the driver reconnected");
+    // It subscribed again after the reconnect: plant values reach it.
+    _sub.publish(
+        "outage/lathe",
+        QoS::AtLeastOnce,
+        false,
+        r#"{"sensors": {"temp": 99.5}}"#,
+    )
+    .await
+    .unwrap();
+    let resubscribed = || {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|r| matches!(r, Report::Value(o) if o.value == 99.5))
+    };
+    assert!(
+        wait(Duration::from_secs(5), resubscribed).await,
+        "no values after the reconnect: not resubscribed"
+    );
     assert_eq!(
         twinworks_adapters::mqtt::OUTBOX
             .dropped
