@@ -543,7 +543,8 @@ mod tests {
         let map = crate::tagmap::parse_tag_map(&text, std::path::Path::new("t.toml"), None).unwrap();
         let groups = poll_groups(&map, 0);
         assert_eq!(groups.len(), 2, "one group per interval");
-        let fast: Vec<(u8, RegisterKind, u16, u16, Vec<(usize, u16)>)> = groups[0]
+        type Summary = (u8, RegisterKind, u16, u16, Vec<(usize, u16)>);
+        let fast: Vec<Summary> = groups[0]
             .ranges
             .iter()
             .map(|r| (r.unit, r.kind, r.start, r.count, r.tags.clone()))
