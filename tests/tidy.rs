@@ -71,6 +71,8 @@ fn forbidden() -> BTreeMap<&'static str, &'static [&'static str]> {
         ),
         ("twinworks-twins", gui_async),
         ("twinworks-aps", gui_async),
+        // Plant I/O stays headless: the viewer reads snapshots, never the other way round.
+        ("twinworks-adapters", &["egui", "eframe", "egui_plot"][..]),
     ])
 }
 

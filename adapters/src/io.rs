@@ -132,6 +132,7 @@ impl Drivers {
                 }
                 #[allow(unreachable_patterns)]
                 _ => {
+                    drop(rrx);
                     let _ = tx.try_send(Report::Link {
                         connection: ci,
                         up: false,

@@ -80,6 +80,10 @@ pub struct LiveStats {
     pub latency_p50_ms: Option<f64>,
     /// Source time stamp to ingestion, 99th percentile [ms].
     pub latency_p99_ms: Option<f64>,
+    /// OPC UA values dropped because the mirror fell behind (report channel full).
+    pub dropped_values: u64,
+    /// MQTT messages dropped because the outbox was full.
+    pub dropped_publishes: u64,
 }
 
 /// The mirror's state: the twin plus what is known about every tag.
@@ -237,13 +241,11 @@ impl Mirror {
                             });
                         }
                     }
-                    "speed" => {
-                        if (o.value - st.speed).abs() > 1e-9 && o.value > 0.0 {
-                            self.twin.model.commands.push(Command::SetSpeed {
-                                station: s as u32,
-                                speed: o.value,
-                            });
-                        }
+                    "speed" if (o.value - st.speed).abs() > 1e-9 && o.value > 0.0 => {
+                        self.twin.model.commands.push(Command::SetSpeed {
+                            station: s as u32,
+                            speed: o.value,
+                        });
                     }
                     _ => {}
                 }
@@ -320,6 +322,14 @@ impl Mirror {
         };
         s.latency_p50_ms = self.latency.quantile(0.5);
         s.latency_p99_ms = self.latency.quantile(0.99);
+        #[cfg(feature = "opcua")]
+        {
+            s.dropped_values = crate::opcua::DROPPED.load(std::sync::atomic::Ordering::Relaxed);
+        }
+        #[cfg(feature = "mqtt")]
+        {
+            s.dropped_publishes = crate::mqtt::OUTBOX.dropped.load(std::sync::atomic::Ordering::Relaxed);
+        }
         s
     }
 }

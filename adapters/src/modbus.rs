@@ -86,7 +86,9 @@ struct PollGroup {
 }
 
 fn poll_groups(map: &TagMap, conn: usize) -> Vec<PollGroup> {
-    let mut by_key: BTreeMap<(u128, u8, u8), Vec<(usize, u16, u16)>> = BTreeMap::new();
+    // (interval ms, unit, register kind) → (tag, address, words).
+    type Key = (u128, u8, u8);
+    let mut by_key: BTreeMap<Key, Vec<(usize, u16, u16)>> = BTreeMap::new();
     for (i, t) in map.tags.iter().enumerate() {
         if t.connection != conn {
             continue;
@@ -521,6 +523,44 @@ pub async fn serve_bank(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poll_groups_split_by_interval_unit_kind_and_request_size() {
+        let mut text = String::from("[[modbus]]\nname = \"plc\"\naddress = \"127.0.0.1:502\"\n");
+        let tags = [
+            ("a", 1, "holding", 0, "u16", "100ms"),
+            ("b", 1, "holding", 1, "f32", "100ms"),
+            ("c", 1, "holding", 200, "u16", "100ms"), // beyond 120 registers: a second request
+            ("d", 2, "holding", 0, "u16", "100ms"),   // another unit
+            ("e", 1, "input", 0, "u16", "100ms"),     // another table
+            ("f", 1, "holding", 5, "u16", "1s"),      // another interval
+        ];
+        for (n, unit, reg, addr, ty, iv) in tags {
+            text.push_str(&format!(
+                "[[tag]]\nname = \"{n}\"\nsource = \"plc\"\nunit = {unit}\nregister = \"{reg}\"\naddress = {addr}\ntype = \"{ty}\"\nfield = \"power\"\ninterval = \"{iv}\"\n"
+            ));
+        }
+        let map = crate::tagmap::parse_tag_map(&text, std::path::Path::new("t.toml"), None).unwrap();
+        let groups = poll_groups(&map, 0);
+        assert_eq!(groups.len(), 2, "one group per interval");
+        type Summary = (u8, RegisterKind, u16, u16, Vec<(usize, u16)>);
+        let fast: Vec<Summary> = groups[0]
+            .ranges
+            .iter()
+            .map(|r| (r.unit, r.kind, r.start, r.count, r.tags.clone()))
+            .collect();
+        assert_eq!(
+            fast,
+            vec![
+                (1, RegisterKind::Holding, 0, 3, vec![(0, 0), (1, 1)]),
+                (1, RegisterKind::Holding, 200, 1, vec![(2, 0)]),
+                (1, RegisterKind::Input, 0, 1, vec![(4, 0)]),
+                (2, RegisterKind::Holding, 0, 1, vec![(3, 0)]),
+            ]
+        );
+        assert_eq!(groups[1].interval, Duration::from_secs(1));
+        assert_eq!(groups[1].ranges.len(), 1);
+    }
 
     #[test]
     fn codec_round_trips_every_type_and_word_order() {

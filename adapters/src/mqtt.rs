@@ -52,6 +52,9 @@ pub fn topic_matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// A message: topic and payload.
+pub type Message = (String, Vec<u8>);
+
 /// A bounded FIFO that drops its oldest entry when full.
 #[derive(Debug)]
 pub struct Outbox {
@@ -166,7 +169,7 @@ pub async fn run_client(
 
     let mut outbox = Outbox::new(conn.buffer);
     // Sent, not yet acknowledged: (pkid once known, message).
-    let mut inflight: VecDeque<(Option<u16>, (String, Vec<u8>))> = VecDeque::new();
+    let mut inflight: VecDeque<(Option<u16>, Message)> = VecDeque::new();
     let mut connected = false;
     let mut backoff = Backoff::new(Duration::from_secs(5));
     let mut retry_at: Option<Instant> = None;

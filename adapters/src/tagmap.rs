@@ -660,7 +660,7 @@ pub fn parse_tag_map(text: &str, path: &Path, plant: Option<&PlantModel>) -> Res
             if !(w.min.is_finite() && w.max.is_finite() && w.min <= w.max) {
                 r.error(span.clone(), format!("tag '{name}': write needs finite min <= max"));
             }
-            if w.max_rate.is_some_and(|x| !(x > 0.0)) {
+            if w.max_rate.is_some_and(|x| x.is_nan() || x <= 0.0) {
                 r.error(span.clone(), format!("tag '{name}': max_rate must be > 0"));
             }
             if let Some(v) = w.safe_value

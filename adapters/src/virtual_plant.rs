@@ -398,7 +398,7 @@ pub async fn serve_plant(
         while let Ok(w) = wrx.try_recv() {
             if w.kind == RegisterKind::Holding {
                 let b = bank.lock().unwrap();
-                for i in 0..n {
+                for (i, speed) in speeds.iter_mut().enumerate() {
                     let base = (i * 10) as u16;
                     if w.address <= base + 1 && w.address + w.words.len() as u16 > base {
                         let v = decode(
@@ -406,8 +406,8 @@ pub async fn serve_plant(
                             DataType::F32,
                             WordOrder::BigEndian,
                         );
-                        if v != speeds[i] {
-                            speeds[i] = v;
+                        if v != *speed {
+                            *speed = v;
                             twin.model.commands.push(Command::SetSpeed {
                                 station: i as u32,
                                 speed: v,

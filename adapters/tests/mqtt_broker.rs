@@ -59,13 +59,10 @@ fn connected(log: &Log) -> usize {
         .count()
 }
 
+type Shared<T> = Arc<Mutex<T>>;
+
 /// A subscriber of the test's own: collects payloads on `topic`.
-fn subscriber(
-    port: u16,
-    id: &str,
-    topic: &str,
-    clean: bool,
-) -> (AsyncClient, Arc<Mutex<Vec<String>>>, Arc<Mutex<bool>>) {
+fn subscriber(port: u16, id: &str, topic: &str, clean: bool) -> (AsyncClient, Shared<Vec<String>>, Shared<bool>) {
     let mut o = MqttOptions::new(id, "127.0.0.1", port);
     o.set_keep_alive(Duration::from_secs(5));
     o.set_clean_session(clean);
@@ -263,10 +260,133 @@ async fn publishes_made_during_a_10s_broker_outage_all_arrive() {
         "every message published during the outage arrived"
     );
     assert!(connected(&log) >= 2, "the driver reconnected");
+    // It subscribed again after the reconnect: plant values reach it.
+    _sub.publish(
+        "outage/lathe",
+        QoS::AtLeastOnce,
+        false,
+        r#"{"sensors": {"temp": 99.5}}"#,
+    )
+    .await
+    .unwrap();
+    let resubscribed = || {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|r| matches!(r, Report::Value(o) if o.value == 99.5))
+    };
+    assert!(
+        wait(Duration::from_secs(5), resubscribed).await,
+        "no values after the reconnect: not resubscribed"
+    );
     assert_eq!(
         twinworks_adapters::mqtt::OUTBOX
             .dropped
             .load(std::sync::atomic::Ordering::Relaxed),
         0
+    );
+}
+
+fn sh(dir: &Path, cmd: &str) {
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "{cmd}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_user_and_password() {
+    let port = free_port();
+    let dir = scratch("mqtt-tls");
+    // A CA and a server certificate for 127.0.0.1, made with openssl; a password file.
+    sh(
+        &dir,
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -subj /CN=test-ca -days 2",
+    );
+    sh(
+        &dir,
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1",
+    );
+    sh(
+        &dir,
+        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext",
+    );
+    sh(&dir, "mosquitto_passwd -b -c passwd twin s3cret");
+    // Mosquitto started as root drops to its own user, which must be able to read these.
+    sh(&dir, "chmod 644 server.key passwd && chmod 755 .");
+    let d = dir.display();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\nallow_anonymous false\npassword_file {d}/passwd\n"
+        ),
+    )
+    .unwrap();
+    let _broker = Broker::start(&conf);
+    assert!(
+        wait(Duration::from_secs(5), || reachable(port)).await,
+        "own mosquitto did not start"
+    );
+    let tags = |password: &str| {
+        let text = format!(
+            r#"
+[[mqtt]]
+name = "secure"
+host = "127.0.0.1"
+port = {port}
+user = "twin"
+password = "{password}"
+tls_ca = "{d}/ca.pem"
+publish_prefix = "tls"
+
+[[tag]]
+name = "Echo"
+source = "secure"
+topic = "tls/state"
+field_path = "t"
+field = "power"
+"#
+        );
+        Arc::new(parse_tag_map(&text, Path::new("tls-tags.toml"), None).unwrap())
+    };
+    let (drivers, log) = collect(tags("s3cret"));
+    assert!(
+        wait(Duration::from_secs(5), || connected(&log) >= 1).await,
+        "{:?}",
+        log.lock().unwrap()
+    );
+    // Through the encrypted connection and back (the driver subscribes to its own topic).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drivers.publish("state", br#"{"t": 42.5}"#);
+    let got = || {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|r| matches!(r, Report::Value(o) if o.value == 42.5))
+    };
+    assert!(wait(Duration::from_secs(5), got).await);
+    // A wrong password never connects, and says why.
+    let (_d, log) = collect(tags("wrong"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(connected(&log), 0);
+    let why: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|r| match r {
+            Report::Link { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        why.iter()
+            .any(|m| m.contains("BadUserNamePassword") || m.contains("NotAuthorized")),
+        "{why:?}"
     );
 }
