@@ -217,6 +217,24 @@ impl Drivers {
     }
 }
 
+/// Sleeps for `d` while answering every read and write with "not connected" (a driver between
+/// reconnect attempts); returns false when the request channel closed.
+pub async fn wait_refusing(rx: &mut mpsc::Receiver<Request>, d: Duration) -> bool {
+    let sleep = tokio::time::sleep(d);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = &mut sleep => return true,
+            req = rx.recv() => match req {
+                None => return false,
+                Some(Request::Read { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
+                Some(Request::Write { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
+                Some(Request::Publish { .. }) => {}
+            },
+        }
+    }
+}
+
 /// Exponential backoff between reconnect attempts: 100 ms doubling to `max`.
 #[derive(Clone, Debug)]
 pub struct Backoff {

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::prelude::*;
 
-use crate::io::{Backoff, Observation, Quality, Report, Request};
+use crate::io::{Backoff, Observation, Quality, Report, Request, wait_refusing};
 use crate::tagmap::{Address, DataType, ModbusConn, RegisterKind, TagMap, WordOrder};
 
 /// Decodes a value from its registers (`words.len() == data_type.words()`), as a raw number.
@@ -292,7 +292,6 @@ pub async fn run_client(
     let mut groups = poll_groups(&map, ci);
     let mut backoff = Backoff::new(Duration::from_secs(5));
     let mut ctx: Option<Context> = None;
-    let mut up = false;
     let link = |up: bool, message: String| Report::Link {
         connection: ci,
         up,
@@ -312,26 +311,12 @@ pub async fn run_client(
                 Ok(c) => {
                     ctx = Some(c);
                     backoff.reset();
-                    up = true;
                     let _ = tx.send(link(true, "connected".into())).await;
                 }
                 Err(e) => {
-                    if up {
-                        up = false;
-                    }
                     let _ = tx.send(link(false, e)).await;
-                    let wait = tokio::time::sleep(backoff.next_delay());
-                    tokio::pin!(wait);
-                    loop {
-                        tokio::select! {
-                            _ = &mut wait => break,
-                            req = rx.recv() => match req {
-                                None => return,
-                                Some(Request::Read { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
-                                Some(Request::Write { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
-                                Some(Request::Publish { .. }) => {}
-                            },
-                        }
+                    if !wait_refusing(&mut rx, backoff.next_delay()).await {
+                        return;
                     }
                 }
             }
@@ -400,7 +385,6 @@ pub async fn run_client(
         if let Some(e) = failure {
             // Drop the connection: a late reply must never be read as the next one's.
             ctx = None;
-            up = false;
             let _ = tx.send(link(false, format!("{e}; reconnecting"))).await;
         }
     }

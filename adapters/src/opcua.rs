@@ -31,7 +31,7 @@ use opcua::types::{
 };
 use tokio::sync::mpsc;
 
-use crate::io::{Backoff, Observation, Quality, Report, Request};
+use crate::io::{Backoff, Observation, Quality, Report, Request, wait_refusing};
 use crate::tagmap::{Address, OpcUaConn, Security, TagMap};
 
 /// Monitored items per subscription (the async-opcua server's default limit is 1000 per
@@ -326,23 +326,6 @@ pub async fn run_client(
                     };
                     let _ = reply.send(r);
                 }
-            },
-        }
-    }
-}
-
-/// Sleeps for `d`, answering requests with "not connected"; false when the channel closed.
-async fn wait_refusing(rx: &mut mpsc::Receiver<Request>, d: Duration) -> bool {
-    let sleep = tokio::time::sleep(d);
-    tokio::pin!(sleep);
-    loop {
-        tokio::select! {
-            _ = &mut sleep => return true,
-            req = rx.recv() => match req {
-                None => return false,
-                Some(Request::Read { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
-                Some(Request::Write { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
-                Some(Request::Publish { .. }) => {}
             },
         }
     }

@@ -116,59 +116,35 @@ pub fn tag_map_text(
     if let Some(a) = modbus {
         let _ = writeln!(t, "\n[[modbus]]\nname = \"plant-modbus\"\naddress = \"{a}\"");
     }
+    // Per station: (variable, twin field, Modbus register kind, offset, type, writable).
+    const VARS: [(&str, &str, &str, usize, &str); 5] = [
+        ("State", "state", "input", 0, "u16"),
+        ("PartsDone", "parts_done", "input", 1, "u32"),
+        ("Temperature", "temperature", "input", 3, "f32"),
+        ("RemoteEnabled", "permissive", "coil", 0, "bool"),
+        ("Speed", "speed", "holding", 0, "f32"),
+    ];
     for (i, s) in plant.stations.iter().enumerate() {
         let n = &s.name;
-        if opcua.is_some() {
-            let node = |v: &str| format!("ns={ns};s={n}.{v}");
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.State\"\nsource = \"plant-opcua\"\nnode = \"{}\"\nstation = \"{n}\"\nfield = \"state\"",
-                node("State")
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.PartsDone\"\nsource = \"plant-opcua\"\nnode = \"{}\"\nstation = \"{n}\"\nfield = \"parts_done\"",
-                node("PartsDone")
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.Temperature\"\nsource = \"plant-opcua\"\nnode = \"{}\"\nstation = \"{n}\"\nfield = \"temperature\"",
-                node("Temperature")
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.RemoteEnabled\"\nsource = \"plant-opcua\"\nnode = \"{}\"\nstation = \"{n}\"\nfield = \"permissive\"",
-                node("RemoteEnabled")
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.Speed\"\nsource = \"plant-opcua\"\nnode = \"{}\"\nstation = \"{n}\"\nfield = \"speed\"\nwrite = {{ min = 0.5, max = 1.5, max_rate = 0.5, permissive = \"{n}.RemoteEnabled\", safe_value = 1.0, watchdog = \"30s\" }}",
-                node("Speed")
-            );
-        } else if modbus.is_some() {
-            let b = i * 10;
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.State\"\nsource = \"plant-modbus\"\nregister = \"input\"\naddress = {b}\ntype = \"u16\"\nstation = \"{n}\"\nfield = \"state\"\ninterval = \"200ms\""
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.PartsDone\"\nsource = \"plant-modbus\"\nregister = \"input\"\naddress = {}\ntype = \"u32\"\nstation = \"{n}\"\nfield = \"parts_done\"\ninterval = \"200ms\"",
-                b + 1
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.Temperature\"\nsource = \"plant-modbus\"\nregister = \"input\"\naddress = {}\ntype = \"f32\"\nstation = \"{n}\"\nfield = \"temperature\"\ninterval = \"200ms\"",
-                b + 3
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.RemoteEnabled\"\nsource = \"plant-modbus\"\nregister = \"coil\"\naddress = {i}\nstation = \"{n}\"\nfield = \"permissive\"\ninterval = \"200ms\""
-            );
-            let _ = writeln!(
-                t,
-                "\n[[tag]]\nname = \"{n}.Speed\"\nsource = \"plant-modbus\"\nregister = \"holding\"\naddress = {b}\ntype = \"f32\"\nstation = \"{n}\"\nfield = \"speed\"\ninterval = \"200ms\"\nwrite = {{ min = 0.5, max = 1.5, max_rate = 0.5, permissive = \"{n}.RemoteEnabled\", safe_value = 1.0, watchdog = \"30s\" }}"
-            );
+        for (var, field, register, offset, ty) in VARS {
+            let _ = write!(t, "\n[[tag]]\nname = \"{n}.{var}\"\n");
+            if opcua.is_some() {
+                let _ = writeln!(t, "source = \"plant-opcua\"\nnode = \"ns={ns};s={n}.{var}\"");
+            } else {
+                // Coils are numbered by station, registers in blocks of 10 per station.
+                let address = if register == "coil" { i } else { i * 10 + offset };
+                let _ = writeln!(
+                    t,
+                    "source = \"plant-modbus\"\nregister = \"{register}\"\naddress = {address}\ntype = \"{ty}\"\ninterval = \"200ms\""
+                );
+            }
+            let _ = writeln!(t, "station = \"{n}\"\nfield = \"{field}\"");
+            if var == "Speed" {
+                let _ = writeln!(
+                    t,
+                    "write = {{ min = 0.5, max = 1.5, max_rate = 0.5, permissive = \"{n}.RemoteEnabled\", safe_value = 1.0, watchdog = \"30s\" }}"
+                );
+            }
         }
     }
     if opcua.is_some() {

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
-use twinworks_adapters::io::{Drivers, Quality, Report};
+use twinworks_adapters::io::{Quality, Report};
 use twinworks_adapters::tagmap::{TagMap, parse_tag_map};
 use twinworks_adapters::writeback::{AuditLog, Outcome, WriteBack};
 
@@ -74,32 +73,6 @@ write = {{ min = 0.5, max = 1.5, permissive = "Remote" }}
 "#
     );
     Arc::new(parse_tag_map(&text, Path::new("test-tags.toml"), None).unwrap())
-}
-
-type Log = Arc<Mutex<Vec<Report>>>;
-
-fn collect(map: Arc<TagMap>) -> (Drivers, Log) {
-    let (tx, mut rx) = mpsc::channel(1 << 16);
-    let drivers = Drivers::start(map, tx);
-    let log: Log = Arc::default();
-    let l2 = log.clone();
-    tokio::spawn(async move {
-        while let Some(r) = rx.recv().await {
-            l2.lock().unwrap().push(r);
-        }
-    });
-    (drivers, log)
-}
-
-fn values(log: &Log, tag: usize) -> Vec<f64> {
-    log.lock()
-        .unwrap()
-        .iter()
-        .filter_map(|r| match r {
-            Report::Value(o) if o.tag == tag && o.quality == Quality::Good => Some(o.value),
-            _ => None,
-        })
-        .collect()
 }
 
 async fn settle(d: Duration) {

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::sync::mpsc;
-use twinworks_adapters::io::{Drivers, Quality, Report};
+use twinworks_adapters::io::{Quality, Report};
 use twinworks_adapters::tagmap::{TagMap, parse_tag_map};
 
 fn map(port: u16, prefix: &str, client: &str) -> Arc<TagMap> {
@@ -34,21 +33,6 @@ field = "temperature"
 "#
     );
     Arc::new(parse_tag_map(&text, Path::new("test-tags.toml"), None).unwrap())
-}
-
-type Log = Arc<Mutex<Vec<Report>>>;
-
-fn collect(map: Arc<TagMap>) -> (Drivers, Log) {
-    let (tx, mut rx) = mpsc::channel(1 << 16);
-    let drivers = Drivers::start(map, tx);
-    let log: Log = Arc::default();
-    let l2 = log.clone();
-    tokio::spawn(async move {
-        while let Some(r) = rx.recv().await {
-            l2.lock().unwrap().push(r);
-        }
-    });
-    (drivers, log)
 }
 
 fn connected(log: &Log) -> usize {
@@ -86,17 +70,6 @@ fn subscriber(port: u16, id: &str, topic: &str, clean: bool) -> (AsyncClient, Sh
         }
     });
     (client, got, subscribed)
-}
-
-async fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    f()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

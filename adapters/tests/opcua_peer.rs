@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use tokio::sync::mpsc;
-use twinworks_adapters::io::{Drivers, Quality, Report};
+use twinworks_adapters::io::Report;
 use twinworks_adapters::tagmap::{TagMap, parse_tag_map};
 use twinworks_adapters::writeback::{AuditLog, Outcome, WriteBack};
 
@@ -67,48 +66,11 @@ write = {{ min = 0.5, max = 1.5, max_rate = 0.5, permissive = "Remote", inputs =
     Arc::new(parse_tag_map(&text, Path::new("test-tags.toml"), None).unwrap())
 }
 
-type Log = Arc<Mutex<Vec<Report>>>;
-
-fn collect(map: Arc<TagMap>) -> (Drivers, Log) {
-    let (tx, mut rx) = mpsc::channel(1 << 16);
-    let drivers = Drivers::start(map, tx);
-    let log: Log = Arc::default();
-    let l2 = log.clone();
-    tokio::spawn(async move {
-        while let Some(r) = rx.recv().await {
-            l2.lock().unwrap().push(r);
-        }
-    });
-    (drivers, log)
-}
-
-fn values(log: &Log, tag: usize) -> Vec<f64> {
-    log.lock()
-        .unwrap()
-        .iter()
-        .filter_map(|r| match r {
-            Report::Value(o) if o.tag == tag && o.quality == Quality::Good => Some(o.value),
-            _ => None,
-        })
-        .collect()
-}
-
 fn fatal(log: &Log) -> Option<String> {
     log.lock().unwrap().iter().find_map(|r| match r {
         Report::Fatal { message, .. } => Some(message.clone()),
         _ => None,
     })
-}
-
-async fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    f()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

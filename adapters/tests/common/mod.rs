@@ -119,3 +119,45 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Driver reports collected by a background task.
+pub type Log = Arc<Mutex<Vec<twinworks_adapters::io::Report>>>;
+
+/// Starts the drivers of `map` and collects their reports.
+pub fn collect(map: Arc<twinworks_adapters::tagmap::TagMap>) -> (twinworks_adapters::io::Drivers, Log) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 16);
+    let drivers = twinworks_adapters::io::Drivers::start(map, tx);
+    let log: Log = Arc::default();
+    let l2 = log.clone();
+    tokio::spawn(async move {
+        while let Some(r) = rx.recv().await {
+            l2.lock().unwrap().push(r);
+        }
+    });
+    (drivers, log)
+}
+
+/// The good values of tag `tag`, in arrival order.
+pub fn values(log: &Log, tag: usize) -> Vec<f64> {
+    use twinworks_adapters::io::{Quality, Report};
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter_map(|r| match r {
+            Report::Value(o) if o.tag == tag && o.quality == Quality::Good => Some(o.value),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits (without blocking the runtime) until `f` holds, at most `limit`.
+pub async fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
