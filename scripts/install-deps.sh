@@ -26,7 +26,9 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || {
     echo "installing mosquitto (apt)"
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends mosquitto
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends mosquitto
 }
 if ! python3 -c 'import asyncua, pymodbus, sys; sys.exit(pymodbus.__version__ != "3.8.6")' >/dev/null 2>&1; then
     echo "installing asyncua and pymodbus (pip)"
