@@ -27,6 +27,9 @@ pub struct ViewArgs {
     /// With --live: the tag map (TOML) of connections and tags.
     #[arg(long, requires = "live")]
     tags: Option<PathBuf>,
+    /// With --live: twin seconds per real second (match the plant's, e.g. `serve-plant --time-scale`).
+    #[arg(long, requires = "live", default_value_t = 1.0)]
+    time_scale: f64,
     /// Seed of the first run (default: the plant's [run] seed).
     #[arg(long, conflicts_with = "schedule")]
     seed: Option<u64>,
@@ -84,7 +87,11 @@ pub fn run(args: ViewArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INPUT);
             }
         };
-        let (rx, handle) = start_live(plant.clone(), map, args.seed.unwrap_or(plant.run.seed));
+        if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
+            eprintln!("error: --time-scale must be > 0");
+            return ExitCode::from(EXIT_INPUT);
+        }
+        let (rx, handle) = start_live(plant.clone(), map, args.seed.unwrap_or(plant.run.seed), args.time_scale);
         live = Some(handle);
         ViewerSource::External { plant, rx }
     } else if let Some(path) = &args.schedule {
@@ -176,6 +183,7 @@ fn start_live(
     plant: twinworks_twins::PlantModel,
     map: twinworks_adapters::tagmap::TagMap,
     seed: u64,
+    time_scale: f64,
 ) -> (
     std::sync::mpsc::Receiver<twinworks_twins::snapshot::PlantSnapshot>,
     LiveThread,
@@ -192,6 +200,7 @@ fn start_live(
         let opts = LiveOptions {
             snapshot_every: std::time::Duration::from_millis(250),
             seed,
+            time_scale,
             ..LiveOptions::default()
         };
         let sink = move |snap| {

@@ -91,6 +91,10 @@ pub struct Mirror {
     twin: Twin,
     map: Arc<TagMap>,
     latest: Vec<Option<Observation>>,
+    /// Per tag: the last value passed on to the twin (the deadband's reference).
+    passed: Vec<Option<f64>>,
+    /// Per station: held down because the plant said so (not a prediction of the twin's).
+    held: Vec<bool>,
     fresh: Freshness,
     alive: Vec<Option<Instant>>,
     tag_stale: Vec<bool>,
@@ -116,6 +120,8 @@ impl Mirror {
         Mirror {
             twin: build_twin(Arc::new(Compiled::new(plant)), seed),
             latest: vec![None; n],
+            passed: vec![None; n],
+            held: vec![false; stations],
             fresh: Arc::new(std::sync::Mutex::new(vec![None; n])),
             alive: vec![None; map.connections.len()],
             tag_stale: vec![false; n],
@@ -156,12 +162,13 @@ impl Mirror {
                     f[o.tag] = Some(o.received);
                 }
                 let tag = &self.map.tags[o.tag];
-                let passes = match &self.latest[o.tag] {
-                    Some(prev) => (o.value - prev.value).abs() >= tag.deadband || tag.deadband == 0.0,
+                let passes = match self.passed[o.tag] {
+                    Some(prev) => tag.deadband == 0.0 || (o.value - prev).abs() >= tag.deadband,
                     None => true,
                 };
                 if passes {
                     let i = o.tag;
+                    self.passed[i] = Some(o.value);
                     self.latest[i] = Some(o);
                 }
             }
@@ -215,8 +222,11 @@ impl Mirror {
                 match tag.field.as_str() {
                     "state" => {
                         let down = tag.down_values.contains(&o.value);
+                        // While the plant holds the station down, the twin has no view of its
+                        // own to contradict: only a prediction of the twin's can diverge.
                         let twin_down = st.state == StationState::Down;
-                        if down != twin_down {
+                        let was_held = std::mem::replace(&mut self.held[s], down);
+                        if !was_held && down != twin_down {
                             let msg = format!(
                                 "plant reports {} (value {}), twin had {}",
                                 if down { "down" } else { "running" },
@@ -401,4 +411,96 @@ pub async fn run_live(
         }
     }
     Ok(m.finish_stats(start.elapsed().as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const PLANT: &str = r#"
+[plant]
+name = "one"
+[[source]]
+name = "in"
+kind = "infinite"
+product = "P"
+[[station]]
+name = "Lathe"
+process_time = { dist = "constant", value = "10s" }
+[[product]]
+name = "P"
+routing = [{ station = "Lathe" }]
+"#;
+
+    const TAGS: &str = r#"
+[[modbus]]
+name = "plc"
+address = "127.0.0.1:1"
+[[tag]]
+name = "T"
+source = "plc"
+register = "input"
+address = 0
+station = "Lathe"
+field = "temperature"
+deadband = 1.0
+[[tag]]
+name = "S"
+source = "plc"
+register = "input"
+address = 1
+station = "Lathe"
+field = "state"
+"#;
+
+    fn mirror() -> Mirror {
+        let plant = twinworks_twins::plant_file::parse_plant(PLANT, Path::new("p.toml")).unwrap();
+        let map = crate::tagmap::parse_tag_map(TAGS, Path::new("t.toml"), Some(&plant)).unwrap();
+        Mirror::new(&plant, Arc::new(map), 1)
+    }
+
+    fn obs(tag: usize, value: f64) -> Report {
+        Report::Value(Observation {
+            tag,
+            value,
+            quality: Quality::Good,
+            source_time: None,
+            received: Instant::now(),
+        })
+    }
+
+    #[test]
+    fn the_deadband_is_measured_from_the_last_value_passed_on() {
+        let mut m = mirror();
+        let mut seen = Vec::new();
+        // Each value arrives in its own tick: 10.5 and 10.9 are within 1.0 of 10; 11.2 is not.
+        for (k, v) in [10.0, 10.5, 10.9, 11.2, 11.9].into_iter().enumerate() {
+            m.ingest(obs(0, v)).unwrap();
+            m.advance_to(k as f64 + 1.0);
+            seen.push(m.snapshot().stations[0].observed["temperature"]);
+        }
+        assert_eq!(seen, [10.0, 10.0, 10.0, 11.2, 11.2]);
+    }
+
+    #[test]
+    fn the_plant_state_wins_and_the_divergence_is_counted() {
+        let mut m = mirror();
+        m.advance_to(5.0);
+        assert_eq!(m.snapshot().stations[0].state, StationState::Busy);
+        m.ingest(obs(1, 4.0)).unwrap(); // the plant says down
+        m.advance_to(6.0);
+        let s = m.snapshot();
+        assert_eq!(s.stations[0].state, StationState::Down);
+        assert_eq!(m.stats.divergences, 1);
+        assert!(s.alarms.iter().any(|a| a.kind == AlarmKind::Divergence));
+        m.ingest(obs(1, 4.0)).unwrap(); // still down: nothing new
+        m.advance_to(6.5);
+        assert_eq!(m.stats.divergences, 1);
+        // Running again: the twin was down only because the plant said so, no divergence.
+        m.ingest(obs(1, 1.0)).unwrap();
+        m.advance_to(7.0);
+        assert_eq!(m.snapshot().stations[0].state, StationState::Busy);
+        assert_eq!(m.stats.divergences, 1);
+    }
 }
