@@ -418,20 +418,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    const PLANT: &str = r#"
-[plant]
-name = "one"
-[[source]]
-name = "in"
-kind = "infinite"
-product = "P"
-[[station]]
-name = "Lathe"
-process_time = { dist = "constant", value = "10s" }
-[[product]]
-name = "P"
-routing = [{ station = "Lathe" }]
-"#;
+    const PLANT: &str = include_str!("../tests/peers/one_station.toml");
 
     const TAGS: &str = r#"
 [[modbus]]

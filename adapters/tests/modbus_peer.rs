@@ -290,20 +290,7 @@ async fn the_live_mirror_marks_stale_while_the_peer_is_down() {
     use twinworks_twins::snapshot::{AlarmKind, PlantSnapshot};
     let port = free_port();
     let p = Arc::new(Mutex::new(Some(peer(port))));
-    let plant_text = r#"
-[plant]
-name = "one"
-[[source]]
-name = "in"
-kind = "infinite"
-product = "P"
-[[station]]
-name = "Lathe"
-process_time = { dist = "constant", value = "10s" }
-[[product]]
-name = "P"
-routing = [{ station = "Lathe" }]
-"#;
+    let plant_text = include_str!("peers/one_station.toml");
     let plant = twinworks_twins::plant_file::parse_plant(plant_text, Path::new("one.toml")).unwrap();
     let text = format!(
         r#"
