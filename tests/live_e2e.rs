@@ -2,10 +2,12 @@
 //! `twin write` changing the served simulation through the write guard.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use common::serve;
 use serde_json::Value;
+
+mod common;
 
 const PLANT: &str = "scenarios/samples/machining_cell.toml";
 
@@ -20,45 +22,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the virtual plant at 60× real time and waits for its tag map.
-fn serve(proto: &str, dir: &Path) -> Served {
-    let tags = dir.join("tags.toml");
-    let child = twin()
-        .args([
-            "serve-plant",
-            PLANT,
-            &format!("--{proto}"),
-            "127.0.0.1:0",
-            "--time-scale",
-            "60",
-            "--duration",
-            "60s",
-        ])
-        .arg("--write-tags")
-        .arg(&tags)
-        .arg("--pki-dir")
-        .arg(dir.join("pki-plant"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    while !tags.exists() {
-        assert!(t.elapsed() < Duration::from_secs(30), "serve-plant wrote no tag map");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Served(child)
 }
 
 /// Runs `twin live --json` for `secs` and returns its snapshots.

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -98,46 +100,12 @@ fn bad_input_exits_2_naming_the_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--until 'soon'"));
 }
 
-/// Kills the served plant when dropped.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn screenshot_of_the_live_mirror_of_a_served_plant() {
     let dir = scratch("live");
     std::fs::create_dir_all(&dir).unwrap();
     let tags = dir.join("tags.toml");
-    let _ = std::fs::remove_file(&tags);
-    let served = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .args([
-            "serve-plant",
-            "scenarios/samples/machining_cell.toml",
-            "--modbus",
-            "127.0.0.1:0",
-            "--time-scale",
-            "60",
-            "--duration",
-            "60s",
-        ])
-        .arg("--write-tags")
-        .arg(&tags)
-        .current_dir(root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _served = Served(served);
-    let t = std::time::Instant::now();
-    while !tags.exists() {
-        assert!(t.elapsed().as_secs() < 30, "serve-plant wrote no tag map");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let _served = common::serve("modbus", &dir);
     let png = dir.join("live.png");
     let out = twin(&[
         "view",
