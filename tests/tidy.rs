@@ -9,6 +9,8 @@ use std::process::Command;
 fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
         ("twinworks-engine", &[][..]),
+        // The benchmark's plain-loop baseline: the kernel's streams and samplers, nothing else.
+        ("twinworks-flowline-plain", &["twinworks-engine"][..]),
         ("twinworks-twins", &["twinworks-engine"][..]),
         ("twinworks-aps", &["twinworks-engine", "twinworks-twins"][..]),
         (
