@@ -20,11 +20,28 @@ pub struct Scheduled<E> {
 }
 
 /// Deterministic event calendar with FIFO tie-breaking.
+///
+/// Entries keep their key and payload side by side, so a sift moves one value per level, and
+/// the sifts move a "hole" rather than swapping at each level. A plant's calendar holds about
+/// one entry per server plus a few timers (tens to a few hundred entries): a 4-ary heap keeps
+/// it shallow, and a pop's four child keys sit in one or two cache lines.
 #[derive(Clone, Debug)]
 pub struct Calendar<E> {
-    keys: Vec<u128>,
-    events: Vec<E>,
+    heap: Vec<Entry<E>>,
     next_seq: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry<E> {
+    key: u128,
+    event: E,
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn invalid_time(t: f64) -> ! {
+    panic!("event scheduled at invalid time {t}")
 }
 
 impl<E> Default for Calendar<E> {
@@ -33,10 +50,12 @@ impl<E> Default for Calendar<E> {
     }
 }
 
+#[inline]
 fn key(time: SimTime, seq: u64) -> u128 {
     ((time.secs().to_bits() as u128) << 64) | seq as u128
 }
 
+#[inline]
 fn time_of(key: u128) -> SimTime {
     SimTime::from_secs(f64::from_bits((key >> 64) as u64))
 }
@@ -45,20 +64,19 @@ impl<E> Calendar<E> {
     /// An empty calendar.
     pub fn new() -> Self {
         Calendar {
-            keys: Vec::new(),
-            events: Vec::new(),
+            heap: Vec::new(),
             next_seq: 0,
         }
     }
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.heap.len()
     }
 
     /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.heap.is_empty()
     }
 
     /// Schedules `event` at `time` and returns its sequence number.
@@ -66,54 +84,51 @@ impl<E> Calendar<E> {
     /// # Panics
     /// If `time` is negative, NaN or infinite: such a time is a modelling bug that would break
     /// the ordering of the whole calendar, so it is refused loudly rather than mis-ordered.
+    #[inline(always)]
     pub fn schedule(&mut self, time: SimTime, event: E) -> u64 {
         // Adding +0.0 turns -0.0 (sign bit set: it would sort after everything) into +0.0.
         // Then one integer comparison refuses negative numbers (sign bit), NaN and infinity
         // (bit patterns at or above +inf's).
         let t = time.secs() + 0.0;
-        assert!(
-            t.to_bits() < f64::INFINITY.to_bits(),
-            "event scheduled at invalid time {t}"
-        );
-        let time = SimTime::from_secs(t);
+        if t.to_bits() >= f64::INFINITY.to_bits() {
+            invalid_time(t);
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.keys.push(key(time, seq));
-        self.events.push(event);
-        self.sift_up(self.keys.len() - 1);
+        let entry = Entry {
+            key: key(SimTime::from_secs(t), seq),
+            event,
+        };
+        self.sift_up(entry);
         seq
     }
 
     /// Time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.keys.first().map(|&k| time_of(k))
+        self.heap.first().map(|e| time_of(e.key))
     }
 
     /// Removes and returns the next event.
+    #[inline]
     pub fn pop(&mut self) -> Option<Scheduled<E>> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let last = self.keys.len() - 1;
-        self.keys.swap(0, last);
-        self.events.swap(0, last);
-        let k = self.keys.pop()?;
-        let event = self.events.pop()?;
-        if !self.keys.is_empty() {
-            self.sift_down(0);
-        }
+        let last = self.heap.pop()?;
+        let top = if self.heap.is_empty() {
+            last
+        } else {
+            self.sift_down_from_root(last)
+        };
         Some(Scheduled {
-            time: time_of(k),
-            seq: k as u64,
-            event,
+            time: time_of(top.key),
+            seq: top.key as u64,
+            event: top.event,
         })
     }
 
     /// Removes and returns the next event if it is due at or before `limit`.
     #[inline]
     pub fn pop_due(&mut self, limit: SimTime) -> Option<Scheduled<E>> {
-        let &k = self.keys.first()?;
-        if time_of(k).secs() <= limit.secs() {
+        let first = self.heap.first()?;
+        if time_of(first.key).secs() <= limit.secs() {
             self.pop()
         } else {
             None
@@ -122,16 +137,21 @@ impl<E> Calendar<E> {
 
     /// Drops every pending event (sequence numbers keep counting up).
     pub fn clear(&mut self) {
-        self.keys.clear();
-        self.events.clear();
+        self.heap.clear();
     }
 
-    fn sift_up(&mut self, mut i: usize) {
+    /// Appends `entry` and moves it up to its place: parents greater than it move down into
+    /// the hole, and it is written once.
+    #[inline(always)]
+    fn sift_up(&mut self, entry: Entry<E>) {
+        let mut i = self.heap.len();
+        self.heap.push(entry);
+        let heap = &mut self.heap[..];
+        let key = heap[i].key;
         while i > 0 {
             let parent = (i - 1) / 4;
-            if self.keys[i] < self.keys[parent] {
-                self.keys.swap(i, parent);
-                self.events.swap(i, parent);
+            if key < heap[parent].key {
+                heap.swap(i, parent);
                 i = parent;
             } else {
                 break;
@@ -139,8 +159,15 @@ impl<E> Calendar<E> {
         }
     }
 
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.keys.len();
+    /// Puts `last` (the entry taken off the end) at the root in place of the minimum, sifts it
+    /// down, and returns the old minimum.
+    #[inline]
+    fn sift_down_from_root(&mut self, last: Entry<E>) -> Entry<E> {
+        let heap = &mut self.heap[..];
+        let top = std::mem::replace(&mut heap[0], last);
+        let n = heap.len();
+        let key = heap[0].key;
+        let mut i = 0;
         loop {
             let first = 4 * i + 1;
             if first >= n {
@@ -148,19 +175,22 @@ impl<E> Calendar<E> {
             }
             let end = (first + 4).min(n);
             let mut best = first;
+            let mut best_key = heap[first].key;
             for c in first + 1..end {
-                if self.keys[c] < self.keys[best] {
+                let k = heap[c].key;
+                if k < best_key {
                     best = c;
+                    best_key = k;
                 }
             }
-            if self.keys[best] < self.keys[i] {
-                self.keys.swap(i, best);
-                self.events.swap(i, best);
+            if best_key < key {
+                heap.swap(i, best);
                 i = best;
             } else {
                 break;
             }
         }
+        top
     }
 }
 

@@ -351,6 +351,10 @@ pub struct Compiled {
     pub step_base: Vec<u32>,
     /// Per station: which optional behaviours it has (lets the hot path skip them).
     pub flags: Vec<StationFlags>,
+    /// Per buffer: its capacity [parts] (`usize::MAX` when unbounded).
+    pub buffer_cap: Vec<usize>,
+    /// Per station: its input buffer.
+    pub input: Vec<u32>,
 }
 
 /// Which optional behaviours a station has.
@@ -365,6 +369,13 @@ pub struct StationFlags {
 }
 
 impl Compiled {
+    /// Whether part `p`'s current step can be done at station `s`.
+    #[inline]
+    pub fn eligible(&self, p: &Part, s: usize) -> bool {
+        let step = &self.steps[p.gstep as usize];
+        step.single == s as u32 || (step.single == u32::MAX && step.alts.contains(&(s as u32)))
+    }
+
     /// Derives the hot-loop tables from a validated plant.
     pub fn new(plant: PlantModel) -> Compiled {
         let mut consumers = vec![Vec::new(); plant.buffers.len()];
@@ -406,8 +417,16 @@ impl Compiled {
                 setups: st.setups.any(),
             })
             .collect();
+        let buffer_cap = plant
+            .buffers
+            .iter()
+            .map(|b| b.capacity.map_or(usize::MAX, |c| c as usize))
+            .collect();
+        let input = plant.stations.iter().map(|s| s.input as u32).collect();
         Compiled {
             plant,
+            buffer_cap,
+            input,
             consumers,
             family,
             steps,

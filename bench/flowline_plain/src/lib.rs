@@ -151,7 +151,9 @@ pub fn run(parts: u64, seed: u64) -> Outcome {
     line.pull(0);
     let mut completions = 0;
     while line.exits < parts {
-        let Some(Reverse((t, _, s))) = line.calendar.pop() else { break };
+        let Some(Reverse((t, _, s))) = line.calendar.pop() else {
+            break;
+        };
         line.now = f64::from_bits(t);
         completions += 1;
         line.finish(s);
@@ -161,7 +163,11 @@ pub fn run(parts: u64, seed: u64) -> Outcome {
         exits: line.exits,
         completions,
         end_s,
-        throughput_per_h: if end_s > 0.0 { line.exits as f64 * 3600.0 / end_s } else { 0.0 },
+        throughput_per_h: if end_s > 0.0 {
+            line.exits as f64 * 3600.0 / end_s
+        } else {
+            0.0
+        },
         lead: line.lead,
     }
 }

@@ -15,17 +15,31 @@ fn plain_loop_equals_twin_run_bit_for_bit() {
         opts.settings.horizon = Horizon::Parts(parts);
         opts.settings.replications = 1;
         opts.settings.seed = seed;
-        let twin = run_replications(&plant, &opts, &|_, _| {}).expect("twin runs").remove(0);
+        let twin = run_replications(&plant, &opts, &|_, _| {})
+            .expect("twin runs")
+            .remove(0);
         let plain = twinworks_flowline_plain::run(parts, seed);
         assert_eq!(plain.exits, twin.plant.parts_out, "seed {seed}");
-        assert_eq!(plain.completions, twin.events - 1, "seed {seed}: the twin also has its start event");
+        assert_eq!(
+            plain.completions,
+            twin.events - 1,
+            "seed {seed}: the twin also has its start event"
+        );
         let same = |what: &str, a: f64, b: f64| {
             assert_eq!(a.to_bits(), b.to_bits(), "seed {seed}: {what}: plain {a} vs twin {b}");
         };
         same("end", plain.end_s, twin.end_s);
         same("throughput", plain.throughput_per_h, twin.plant.throughput_per_h);
         same("lead mean", plain.lead.mean(), twin.plant.lead_time_mean_s);
-        same("lead p50", plain.lead.quantile(0.5).unwrap(), twin.plant.lead_time_p50_s);
-        same("lead p95", plain.lead.quantile(0.95).unwrap(), twin.plant.lead_time_p95_s);
+        same(
+            "lead p50",
+            plain.lead.quantile(0.5).unwrap(),
+            twin.plant.lead_time_p50_s,
+        );
+        same(
+            "lead p95",
+            plain.lead.quantile(0.95).unwrap(),
+            twin.plant.lead_time_p95_s,
+        );
     }
 }

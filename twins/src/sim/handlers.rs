@@ -62,6 +62,29 @@ impl Model for PlantSim {
     }
 }
 
+/// Moves a server's time accounting to its current state (its station is off shift `off`, in an
+/// injected outage `outage`).
+#[inline]
+fn account(srv: &mut Server, off: bool, outage: bool, now: f64) {
+    let new = if srv.down || outage {
+        StateKind::Down
+    } else if off {
+        StateKind::OffShift
+    } else {
+        match srv.phase {
+            Phase::Idle => StateKind::Idle,
+            Phase::Setup => StateKind::Setup,
+            Phase::Busy => StateKind::Busy,
+            Phase::Blocked => StateKind::Blocked,
+        }
+    };
+    if new != srv.state {
+        srv.time_in[srv.state as usize] += now - srv.since;
+        srv.state = new;
+        srv.since = now;
+    }
+}
+
 /// The slot cache: components ordered by their index in the plant model.
 fn slots<'w, T>(items: impl Iterator<Item = (u32, &'w mut T)>, n: usize) -> Vec<&'w mut T> {
     let mut v: Vec<Option<&'w mut T>> = (0..n).map(|_| None).collect();
@@ -115,27 +138,9 @@ impl Ctx<'_, '_> {
     /// Moves server (s, k)'s time accounting to its current state.
     #[inline]
     fn account(&mut self, s: usize, k: usize) {
-        let off = self.st[s].off_shift;
-        let outage = self.st[s].outage;
         let now = self.now;
-        let srv = &mut self.st[s].servers[k];
-        let new = if srv.down || outage {
-            StateKind::Down
-        } else if off {
-            StateKind::OffShift
-        } else {
-            match srv.phase {
-                Phase::Idle => StateKind::Idle,
-                Phase::Setup => StateKind::Setup,
-                Phase::Busy => StateKind::Busy,
-                Phase::Blocked => StateKind::Blocked,
-            }
-        };
-        if new != srv.state {
-            srv.time_in[srv.state as usize] += now - srv.since;
-            srv.state = new;
-            srv.since = now;
-        }
+        let st = &mut *self.st[s];
+        account(&mut st.servers[k], st.off_shift, st.outage, now);
     }
 
     #[inline]
@@ -229,8 +234,7 @@ impl Ctx<'_, '_> {
 
     #[inline]
     fn eligible(&self, p: &Part, s: usize) -> bool {
-        let step = &self.cfg.steps[p.gstep as usize];
-        step.single == s as u32 || (step.single == u32::MAX && step.alts.contains(&(s as u32)))
+        self.cfg.eligible(p, s)
     }
 
     #[inline]
@@ -244,10 +248,7 @@ impl Ctx<'_, '_> {
 
     #[inline]
     fn has_space(&self, b: usize) -> bool {
-        match self.cfg.plant.buffers[b].capacity {
-            None => true,
-            Some(c) => self.bu[b].queue.len() < c as usize,
-        }
+        self.bu[b].queue.len() < self.cfg.buffer_cap[b]
     }
 
     #[inline]
@@ -288,8 +289,27 @@ impl Ctx<'_, '_> {
     /// never coexists with a part in its input queue that it could take (it pulls whenever it
     /// becomes idle or available, and `offer` hands new parts to idle consumers). The same
     /// invariant means a part pushed to a queue here has no idle eligible consumer.
+    #[inline]
     fn place(&mut self, part: Part) -> Result<(), Part> {
-        let alts = &self.cfg.steps[part.gstep as usize].alts;
+        let cfg = self.cfg;
+        let step = &cfg.steps[part.gstep as usize];
+        if step.single != u32::MAX {
+            // One alternative (a flow line's every step): its idle server, else its buffer.
+            let s = step.single as usize;
+            if let Some(k) = self.idle_server(s) {
+                let mut part = part;
+                part.entered = self.now;
+                self.start(s, k, part);
+                return Ok(());
+            }
+            let b = cfg.input[s] as usize;
+            if self.has_space(b) {
+                self.push_queue(b, part);
+                return Ok(());
+            }
+            return Err(part);
+        }
+        let alts = &step.alts;
         for &s in alts {
             let s = s as usize;
             if let Some(k) = self.idle_server(s) {
@@ -331,70 +351,78 @@ impl Ctx<'_, '_> {
 
     fn start(&mut self, s: usize, k: usize, part: Part) {
         let now = self.now;
+        let cfg = self.cfg;
         let wait = now - part.entered;
-        let fam = self.cfg.family[part.product as usize];
         let st = &mut *self.st[s];
         st.stats.wait.record(wait);
         if wait > 0.0 {
             st.stats.waited += 1;
         }
+        let fam = cfg.family[part.product as usize];
         let srv = &mut st.servers[k];
         srv.part = Some(part);
         srv.setup_s = 0.0;
-        let setup = if self.cfg.flags[s].setups {
-            self.cfg.plant.stations[s]
+        let last = srv.last_family.replace(fam);
+        if cfg.flags[s].setups
+            && let Some(d) = cfg.plant.stations[s]
                 .setups
-                .between(srv.last_family.map(usize::from), fam as usize)
-        } else {
-            None
-        };
-        srv.last_family = Some(fam);
-        match setup {
-            Some(d) => {
-                let dur = d.sample(&mut st.rng_setup);
-                let srv = &mut st.servers[k];
-                srv.phase = Phase::Setup;
-                srv.phase_start = now;
-                srv.setup_s = dur;
-                srv.phase_end = now + dur;
-                srv.token = srv.token.wrapping_add(1);
-                let token = srv.token;
-                self.at(now + dur, Event::PhaseEnd(s as u32, k as u32, token));
-                self.account(s, k);
-            }
-            None => self.begin_processing(s, k),
+                .between(last.map(usize::from), fam as usize)
+        {
+            let dur = d.sample(&mut st.rng_setup);
+            let srv = &mut st.servers[k];
+            srv.phase = Phase::Setup;
+            srv.phase_start = now;
+            srv.setup_s = dur;
+            srv.phase_end = now + dur;
+            srv.token = srv.token.wrapping_add(1);
+            let token = srv.token;
+            self.at(now + dur, Event::PhaseEnd(s as u32, k as u32, token));
+            self.account(s, k);
+            return;
         }
+        self.begin_processing(s, k, &part);
     }
 
-    fn begin_processing(&mut self, s: usize, k: usize) {
+    /// Server (s, k), holding `part`, starts its operation.
+    #[inline]
+    fn begin_processing(&mut self, s: usize, k: usize, part: &Part) {
         let now = self.now;
+        let cfg = self.cfg;
         let st = &mut *self.st[s];
-        let part = st.servers[k].part.expect("processing needs a part");
-        let times = &self.cfg.steps[part.gstep as usize].times;
-        let (_, dist, _) = if times.len() == 1 {
-            &times[0]
+        let step = &cfg.steps[part.gstep as usize];
+        let dist = if step.single == s as u32 {
+            &step.times[0].1
         } else {
-            times
+            &step
+                .times
                 .iter()
                 .find(|(x, _, _)| *x as usize == s)
                 .expect("station is an alternative of the step")
+                .1
         };
         let mut dur = dist.sample(&mut st.rng_process);
         if st.speed != 1.0 {
             dur /= st.speed;
         }
+        let (off, outage) = (st.off_shift, st.outage);
         let srv = &mut st.servers[k];
         srv.phase = Phase::Busy;
         srv.op_start = now;
         srv.phase_end = now + dur;
         srv.token = srv.token.wrapping_add(1);
         let token = srv.token;
-        self.at(now + dur, Event::PhaseEnd(s as u32, k as u32, token));
-        self.start_busy_clock(s, k);
-        self.account(s, k);
+        self.kernel.schedule_at(
+            SimTime::from_secs(now + dur),
+            Event::PhaseEnd(s as u32, k as u32, token),
+        );
+        if cfg.flags[s].busy_failures {
+            self.start_busy_clock(s, k);
+        }
+        account(&mut self.st[s].servers[k], off, outage, now);
     }
 
     /// Busy-basis failures: the time to failure runs only while processing.
+    #[inline(never)]
     fn start_busy_clock(&mut self, s: usize, k: usize) {
         if self.cfg.flags[s].busy_failures {
             let srv = &mut self.st[s].servers[k];
@@ -413,6 +441,7 @@ impl Ctx<'_, '_> {
         }
     }
 
+    #[inline]
     fn on_phase_end(&mut self, s: usize, k: usize, token: u32) {
         let srv = &self.st[s].servers[k];
         if srv.token != token || srv.suspended {
@@ -420,51 +449,54 @@ impl Ctx<'_, '_> {
         }
         match srv.phase {
             Phase::Setup => {
-                let (start, part) = (srv.phase_start, srv.part);
-                self.row(TraceKind::Setup, s, k, part.as_ref(), start, self.now, self.now);
-                self.begin_processing(s, k);
+                let (start, part) = (srv.phase_start, srv.part.expect("a setup has a part"));
+                self.row(TraceKind::Setup, s, k, Some(&part), start, self.now, self.now);
+                self.begin_processing(s, k, &part);
             }
             Phase::Busy => self.finish_operation(s, k),
             Phase::Idle | Phase::Blocked => {}
         }
     }
 
+    #[inline]
     fn finish_operation(&mut self, s: usize, k: usize) {
-        self.stop_busy_clock(s, k);
-        let station = &self.cfg.plant.stations[s];
+        let now = self.now;
+        let cfg = self.cfg;
+        let flags = cfg.flags[s];
+        if flags.busy_failures {
+            self.stop_busy_clock(s, k);
+        }
+        let station = &cfg.plant.stations[s];
         let st = &mut *self.st[s];
         let part = st.servers[k].part.expect("a finished operation has a part");
-        let mean = self.cfg.steps[part.gstep as usize]
-            .times
-            .iter()
-            .find(|(x, _, _)| *x as usize == s)
-            .map_or(0.0, |t| t.2);
+        let step = &cfg.steps[part.gstep as usize];
+        let mean = if step.single == s as u32 {
+            step.times[0].2
+        } else {
+            step.times
+                .iter()
+                .find(|(x, _, _)| *x as usize == s)
+                .map_or(0.0, |t| t.2)
+        };
         st.stats.ops_done += 1;
         st.stats.ideal_s += mean;
         let scrapped = station.scrap > 0.0 && st.rng_scrap.chance(station.scrap);
         let srv = &mut st.servers[k];
-        srv.op_end = self.now;
+        srv.op_end = now;
+        let op_start = srv.op_start;
         let mut fail_now = false;
-        if self.cfg.flags[s].ops_failures {
+        if flags.ops_failures {
             srv.to_failure -= 1.0;
             fail_now = srv.to_failure <= 0.5;
         }
         if scrapped {
             st.stats.scrapped += 1;
             st.servers[k].part = None;
-            self.row(
-                TraceKind::Operation,
-                s,
-                k,
-                Some(&part),
-                self.st[s].servers[k].op_start,
-                self.now,
-                self.now,
-            );
+            self.row(TraceKind::Operation, s, k, Some(&part), op_start, now, now);
             self.leave(part, true);
             self.free(s, k);
         } else {
-            self.move_out(s, k);
+            self.move_out(s, k, part, op_start);
         }
         if fail_now {
             let f = station.failures.as_ref().expect("checked above");
@@ -475,27 +507,23 @@ impl Ctx<'_, '_> {
         self.pull(s, k);
     }
 
-    /// Passes server (s, k)'s finished part on, or blocks the server.
-    fn move_out(&mut self, s: usize, k: usize) {
-        let mut part = self.st[s].servers[k].part.expect("move_out needs a part");
-        let op_start = self.st[s].servers[k].op_start;
-        let op_end = self.st[s].servers[k].op_end;
+    /// Passes server (s, k)'s finished `part` on, or blocks the server. The operation ended now.
+    #[inline]
+    fn move_out(&mut self, s: usize, k: usize, mut part: Part, op_start: f64) {
+        let now = self.now;
         if self.cfg.steps[part.gstep as usize].last {
             self.st[s].servers[k].part = None;
-            self.row(TraceKind::Operation, s, k, Some(&part), op_start, op_end, self.now);
+            self.row(TraceKind::Operation, s, k, Some(&part), op_start, now, now);
             self.leave(part, false);
             self.free(s, k);
             return;
         }
+        let traced = part;
         part.step += 1;
         part.gstep += 1;
         match self.place(part) {
             Ok(()) => {
-                self.st[s].servers[k].part = None;
-                let mut traced = part;
-                traced.step -= 1;
-                traced.gstep -= 1;
-                self.row(TraceKind::Operation, s, k, Some(&traced), op_start, op_end, self.now);
+                self.row(TraceKind::Operation, s, k, Some(&traced), op_start, now, now);
                 self.free(s, k);
             }
             Err(part) => {
@@ -516,6 +544,7 @@ impl Ctx<'_, '_> {
 
     /// Empties server (s, k). The caller must `pull` next, which books the time accounting
     /// (skipping a zero-length idle interval when the server restarts at once).
+    #[inline]
     fn free(&mut self, s: usize, k: usize) {
         let srv = &mut self.st[s].servers[k];
         srv.part = None;
@@ -524,6 +553,7 @@ impl Ctx<'_, '_> {
     }
 
     /// A part leaves the plant: good through its sink, or scrapped.
+    #[inline]
     fn leave(&mut self, part: Part, scrapped: bool) {
         let now = self.now;
         self.plant.wip.add(now, -1.0);
@@ -559,6 +589,7 @@ impl Ctx<'_, '_> {
 
     /// An idle, available server takes its next part.
     fn pull(&mut self, s: usize, k: usize) {
+        let cfg = self.cfg;
         {
             let st = &self.st[s];
             let srv = &st.servers[k];
@@ -567,18 +598,15 @@ impl Ctx<'_, '_> {
                 return;
             }
         }
-        let b = self.cfg.plant.stations[s].input;
-        let pos = {
-            let q = &self.bu[b].queue;
-            // Fast path: the head of the queue is for us (always so in a flow line).
-            if q.front().is_some_and(|p| self.eligible(p, s)) {
-                Some(0)
-            } else {
-                q.iter().position(|p| self.eligible(p, s))
-            }
+        let b = cfg.input[s] as usize;
+        let bu = &mut *self.bu[b];
+        // Fast path: the head of the queue is for us (always so in a flow line).
+        let pos = match bu.queue.front() {
+            None => None,
+            Some(p) if cfg.eligible(p, s) => Some(0),
+            Some(_) => bu.queue.iter().position(|p| cfg.eligible(p, s)),
         };
         if let Some(i) = pos {
-            let bu = &mut self.bu[b];
             let part = if i == 0 {
                 bu.queue.pop_front()
             } else {
@@ -587,8 +615,11 @@ impl Ctx<'_, '_> {
             .expect("position is in range");
             let n = bu.queue.len() as f64;
             bu.level.set(self.now, n);
+            let idle = bu.waiters.is_empty() && bu.backlog.is_empty();
             self.start(s, k, part);
-            self.space_freed(b);
+            if !idle {
+                self.space_freed(b);
+            }
             return;
         }
         if let Some(i) = self.bu[b].backlog.iter().position(|p| self.eligible(p, s)) {
@@ -613,6 +644,7 @@ impl Ctx<'_, '_> {
 
     /// Space freed up in buffer `b`: wake blocked servers and sources in the order they blocked,
     /// then move released order units in.
+    #[inline]
     fn space_freed(&mut self, b: usize) {
         while self.has_space(b) {
             if let Some(w) = self.bu[b].waiters.pop_front() {
