@@ -349,6 +349,7 @@ impl Ctx<'_, '_> {
         }
     }
 
+    #[inline(always)]
     fn start(&mut self, s: usize, k: usize, part: Part) {
         let now = self.now;
         let cfg = self.cfg;
@@ -384,7 +385,7 @@ impl Ctx<'_, '_> {
     }
 
     /// Server (s, k), holding `part`, starts its operation.
-    #[inline]
+    #[inline(always)]
     fn begin_processing(&mut self, s: usize, k: usize, part: &Part) {
         let now = self.now;
         let cfg = self.cfg;
@@ -588,6 +589,7 @@ impl Ctx<'_, '_> {
     }
 
     /// An idle, available server takes its next part.
+    #[inline]
     fn pull(&mut self, s: usize, k: usize) {
         let cfg = self.cfg;
         {
@@ -622,6 +624,14 @@ impl Ctx<'_, '_> {
             }
             return;
         }
+        self.pull_other(s, k, b);
+    }
+
+    /// [`Ctx::pull`] when the input queue holds nothing for server (s, k) of station `s`, whose
+    /// input buffer is `b`: a released order unit, a blocked upstream part, or a new part from
+    /// an infinite source.
+    #[inline(never)]
+    fn pull_other(&mut self, s: usize, k: usize, b: usize) {
         if let Some(i) = self.bu[b].backlog.iter().position(|p| self.eligible(p, s)) {
             let part = self.bu[b].backlog.remove(i).expect("position is in range");
             self.start(s, k, part);
@@ -681,6 +691,7 @@ impl Ctx<'_, '_> {
 
     /// A waiter's part has been placed: the blocked server finishes its operation and takes its
     /// next part, or the blocked source resumes its arrivals.
+    #[inline(never)]
     fn release_waiter(&mut self, w: Waiter, part: Part) {
         match w {
             Waiter::Server { station, server, .. } => {
