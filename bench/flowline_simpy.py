@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""The flow-line reference model in SimPy and in `twin`, and the ratio of their CPU times.
+"""The flow-line reference model in SimPy, in `twin` and as a plain Rust loop: all ratios in one run.
 
 Five stations in series, one server each, exponential process times with means
 0.9, 0.95, 1.0, 0.95, 0.9 s, buffers of 5 between stations, blocking after service, the first
-station never starved (scenarios/samples/flowline.toml). Both run the same number of finished
-parts; both report their throughput so you can see they simulate the same line.
+station never starved (scenarios/samples/flowline.toml). The SimPy model below is frozen (issue
+10): the same code and parameters as when the first figures were taken. The plain loop is
+bench/flowline_plain (the same model and random streams as the twin, bit-identical results).
 
-    python3 bench/flowline_simpy.py                # 1,000,000 parts (SimPy takes minutes)
-    python3 bench/flowline_simpy.py --parts 200000 # quicker
+    python3 bench/flowline_simpy.py                       # dist profile, 1 M parts, SimPy 100 k
+    python3 bench/flowline_simpy.py --profile release     # the README's run profile
+    python3 bench/flowline_simpy.py --runs 3 --simpy-parts 50000
 
-It builds `twin` in release mode first (cargo build --release) unless --twin points at a binary.
+It prints SimPy / twin and twin / plain loop in CPU time (medians of --runs runs each), each
+one's CPU-seconds and peak RSS, and the build profile. SimPy's CPU time per part is measured on
+--simpy-parts parts (in a child process, env.run only) and scaled to --parts. `twin` and the plain
+loop are whole processes (start-up included), built with `cargo build --profile P
+--no-default-features` (the CLI without viewer and adapters: the simulation code is the same).
 SimPy is installed with pip if missing.
 """
 
@@ -65,50 +71,88 @@ def simpy_flowline(parts, seed):
     return cpu, env.now, parts / env.now * 3600.0
 
 
-def twin_flowline(binary, parts, seed):
-    """Returns (CPU seconds, peak RSS in MiB, throughput per hour, completions) of one run."""
-    proc = subprocess.Popen(
-        [binary, "run", os.path.join(ROOT, "scenarios/samples/flowline.toml"),
-         "--horizon", f"{parts}parts", "--seed", str(seed), "--json"],
-        stdout=subprocess.PIPE, text=True)
+def child_usage(cmd):
+    """Runs `cmd`; returns (stdout, CPU seconds, peak RSS in MiB) of that child alone."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     stdout = proc.stdout.read()
     # wait4 gives this child's own resource usage (CPU and peak RSS in KiB on Linux).
     _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"twin failed with exit code {proc.returncode}")
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{cmd[0]} failed with exit code {os.waitstatus_to_exitcode(status)}")
+    return stdout, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def twin_flowline(binary, parts, seed):
+    """Returns (CPU seconds, peak RSS in MiB, throughput per hour, events) of one run."""
+    stdout, cpu, rss = child_usage(
+        [binary, "run", os.path.join(ROOT, "scenarios/samples/flowline.toml"),
+         "--horizon", f"{parts}parts", "--seed", str(seed), "--json"])
+    run = json.loads(stdout)["runs"][0]
+    return cpu, rss, run["plant"]["throughput_per_h"], run["events"]
+
+
+def plain_flowline(binary, parts, seed):
+    """Returns (CPU seconds, peak RSS in MiB, throughput per hour, completions) of one run."""
+    stdout, cpu, rss = child_usage([binary, "--parts", str(parts), "--seed", str(seed)])
     doc = json.loads(stdout)
-    run = doc["runs"][0]
-    completions = sum(s["operations"] for s in run["stations"])
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, run["plant"]["throughput_per_h"], completions
+    return cpu, rss, doc["throughput_per_h"], doc["completions"]
+
+
+def simpy_child(parts, seed):
+    """Runs in the child process: prints SimPy's (CPU seconds of env.run, throughput) as JSON."""
+    ensure_simpy()
+    cpu, _, th = simpy_flowline(parts, seed)
+    print(json.dumps({"cpu": cpu, "throughput_per_h": th}))
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", type=int, default=1_000_000)
+    ap.add_argument("--parts", type=int, default=1_000_000, help="parts for twin and the plain loop")
+    ap.add_argument("--simpy-parts", type=int, default=100_000, help="parts for SimPy (scaled to --parts)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--twin-runs", type=int, default=5, help="twin runs; the median CPU time is used")
-    ap.add_argument("--twin", default=None, help="path to a built twin binary")
+    ap.add_argument("--runs", type=int, default=5, help="runs of each; medians are compared")
+    ap.add_argument("--profile", default="dist", help="cargo profile of twin and the plain loop")
+    ap.add_argument("--simpy-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.simpy_child is not None:
+        simpy_child(args.simpy_child, args.seed)
+        return
 
-    binary = args.twin
-    if binary is None:
-        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-        binary = os.path.join(target, "release", "twin")
+    subprocess.run(["cargo", "build", "--quiet", "--locked", "--profile", args.profile, "--no-default-features",
+                    "-p", "twinworks", "-p", "twinworks-flowline-plain"], cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    bindir = os.path.join(target, "debug" if args.profile == "dev" else args.profile)
     ensure_simpy()
 
-    twin_runs = [twin_flowline(binary, args.parts, args.seed) for _ in range(args.twin_runs)]
-    twin_runs.sort(key=lambda r: r[0])
-    t_cpu, t_rss, t_th, completions = twin_runs[len(twin_runs) // 2]
-    print(f"twin : {args.parts:,} parts, {completions:,} completions, median CPU {t_cpu:.3f} s "
-          f"of {args.twin_runs} runs, {completions / t_cpu / 1e6:.1f} M completions per CPU-second, "
-          f"peak RSS {t_rss:.1f} MiB, throughput {t_th:.1f} parts/h")
-    sys.stdout.flush()
-    s_cpu, s_end, s_th = simpy_flowline(args.parts, args.seed)
-    print(f"simpy: {args.parts:,} parts, CPU {s_cpu:.2f} s, "
-          f"{args.parts * len(MEANS) / s_cpu / 1e6:.3f} M completions per CPU-second, throughput {s_th:.1f} parts/h")
-    print(f"ratio: twin is {s_cpu / t_cpu:.0f}x faster than SimPy in CPU time")
+    twin = [twin_flowline(os.path.join(bindir, "twin"), args.parts, args.seed) for _ in range(args.runs)]
+    plain = [plain_flowline(os.path.join(bindir, "flowline-plain"), args.parts, args.seed) for _ in range(args.runs)]
+    if twin[0][2] != plain[0][2]:
+        sys.exit(f"twin and the plain loop disagree: throughput {twin[0][2]!r} vs {plain[0][2]!r}")
+    simpy = []
+    for _ in range(args.runs):
+        out, _, rss = child_usage([sys.executable, os.path.abspath(__file__), "--simpy-child",
+                                   str(args.simpy_parts), "--seed", str(args.seed)])
+        doc = json.loads(out)
+        simpy.append((doc["cpu"] * args.parts / args.simpy_parts, rss, doc["throughput_per_h"]))
+
+    t_cpu, p_cpu, s_cpu = (median(r[0] for r in x) for x in (twin, plain, simpy))
+    t_rss, p_rss, s_rss = (max(r[1] for r in x) for x in (twin, plain, simpy))
+    events = twin[0][3]
+    print(f"profile: {args.profile} (no default features), {args.runs} runs each, medians of CPU time (user + sys)")
+    print(f"twin : {args.parts:,} parts, {events:,} events, {t_cpu:.3f} CPU-s, "
+          f"{events / t_cpu / 1e6:.1f} M events per CPU-second, peak RSS {t_rss:.1f} MiB, "
+          f"throughput {twin[0][2]:.1f} parts/h")
+    print(f"plain: {args.parts:,} parts, {plain[0][3]:,} completions, {p_cpu:.3f} CPU-s, "
+          f"peak RSS {p_rss:.1f} MiB, throughput {plain[0][2]:.1f} parts/h (bit-identical to twin)")
+    print(f"simpy: {args.simpy_parts:,} parts scaled to {args.parts:,}: {s_cpu:.2f} CPU-s, "
+          f"peak RSS {s_rss:.1f} MiB, throughput {simpy[0][2]:.1f} parts/h")
+    print(f"SimPy / twin      = {s_cpu / t_cpu:.1f}  (goal >= 100)")
+    print(f"twin / plain loop = {t_cpu / p_cpu:.2f}  (goal <= 1.5)")
 
 
 if __name__ == "__main__":
