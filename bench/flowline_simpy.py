@@ -22,6 +22,7 @@ SimPy is installed with pip if missing.
 import argparse
 import json
 import os
+import resource
 import random
 import subprocess
 import sys
@@ -72,14 +73,20 @@ def simpy_flowline(parts, seed):
 
 
 def child_usage(cmd):
-    """Runs `cmd`; returns (stdout, CPU seconds, peak RSS in MiB) of that child alone."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    stdout = proc.stdout.read()
-    # wait4 gives this child's own resource usage (CPU and peak RSS in KiB on Linux).
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{cmd[0]} failed with exit code {os.waitstatus_to_exitcode(status)}")
-    return stdout, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+    """Runs `cmd`; returns (stdout, CPU seconds, peak RSS in MiB) of that child alone.
+
+    CPU time is the growth of this process's RUSAGE_CHILDREN (user + sys of every waited-for
+    descendant). The peak RSS comes from GNU time's %M: a child forked straight from this Python
+    process would carry Python's own peak into its ru_maxrss across exec.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"{cmd[0]} failed with exit code {proc.returncode}: {proc.stderr.strip()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rss_kib = int(proc.stderr.strip().splitlines()[-1])
+    return proc.stdout, cpu, rss_kib / 1024.0
 
 
 def twin_flowline(binary, parts, seed):
