@@ -176,11 +176,10 @@ impl<E> Calendar<E> {
             let end = (first + 4).min(n);
             let mut best = first;
             let mut best_key = heap[first].key;
-            for c in first + 1..end {
-                let k = heap[c].key;
-                if k < best_key {
-                    best = c;
-                    best_key = k;
+            for (j, e) in heap[first + 1..end].iter().enumerate() {
+                if e.key < best_key {
+                    best = first + 1 + j;
+                    best_key = e.key;
                 }
             }
             if best_key < key {
