@@ -121,7 +121,7 @@ const ZIG_EXP_V: f64 = 0.003_949_659_822_581_557;
 
 /// Layer edges `X[i]` of the exponential ziggurat (Marsaglia & Tsang 2000, 256 layers of equal
 /// area), decreasing from the base strip's virtual width `X[0]` to `X[256] = 0`. The values are
-/// those of the recurrence in [`exp_ziggurat_tables`], written out so that a draw reads a plain
+/// those of the recurrence in `exp_ziggurat_tables` (tests), written out so that a draw reads a plain
 /// static table (no lazy initialisation check per draw); a unit test recomputes them.
 static ZIG_EXP_X: [f64; 257] = [
     8.697117470131053,
