@@ -135,6 +135,50 @@ impl<E> Calendar<E> {
         }
     }
 
+    /// The pending events, in no particular order (for saving a run's state).
+    pub fn entries(&self) -> impl Iterator<Item = Scheduled<E>> + '_
+    where
+        E: Copy,
+    {
+        self.heap.iter().map(|e| Scheduled {
+            time: time_of(e.key),
+            seq: e.key as u64,
+            event: e.event,
+        })
+    }
+
+    /// The sequence number the next scheduled event gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// A calendar holding `entries` with their own times and sequence numbers, whose next
+    /// event is numbered `next_seq` (restoring a saved run: it pops in the very order the saved
+    /// calendar would have). Fails on a time that is negative, NaN or infinite, or a sequence
+    /// number that is not below `next_seq` or not unique.
+    pub fn from_entries(next_seq: u64, entries: impl IntoIterator<Item = Scheduled<E>>) -> Result<Self, String> {
+        let mut cal = Calendar::new();
+        let mut seen = std::collections::HashSet::new();
+        for s in entries {
+            let t = s.time.secs() + 0.0;
+            if t.to_bits() >= f64::INFINITY.to_bits() {
+                return Err(format!("event #{} at invalid time {t}", s.seq));
+            }
+            if s.seq >= next_seq || !seen.insert(s.seq) {
+                return Err(format!(
+                    "event #{} repeats a sequence number or is not below {next_seq}",
+                    s.seq
+                ));
+            }
+            cal.sift_up(Entry {
+                key: key(SimTime::from_secs(t), s.seq),
+                event: s.event,
+            });
+        }
+        cal.next_seq = next_seq;
+        Ok(cal)
+    }
+
     /// Drops every pending event (sequence numbers keep counting up).
     pub fn clear(&mut self) {
         self.heap.clear();

@@ -59,6 +59,19 @@ impl<E> Kernel<E> {
         self.calendar.peek_time()
     }
 
+    /// The calendar (for saving a run's state).
+    pub fn calendar(&self) -> &Calendar<E> {
+        &self.calendar
+    }
+
+    /// Puts the kernel where a saved run was: its clock, its count of events handled and its
+    /// calendar.
+    pub fn restore(&mut self, now: SimTime, events_run: u64, calendar: Calendar<E>) {
+        self.now = now;
+        self.events_run = events_run;
+        self.calendar = calendar;
+    }
+
     /// Schedules `event` at the absolute time `at` (never earlier than now).
     #[inline]
     pub fn schedule_at(&mut self, at: SimTime, event: E) {

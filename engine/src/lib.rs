@@ -50,7 +50,10 @@ pub mod time;
 pub use calendar::{Calendar, Scheduled};
 pub use kernel::{Kernel, Model, Simulation, StopReason};
 pub use random::{Distribution, ParamError, RngStream, StreamKey, replication_seed};
-pub use stats::{BatchMeans, Interval, LogHistogram, Tally, TimeWeighted, student_t_quantile};
+pub use stats::{
+    BatchMeans, BatchMeansRaw, Interval, LogHistogram, LogHistogramRaw, Tally, TallyRaw, TimeWeighted, TimeWeightedRaw,
+    student_t_quantile,
+};
 pub use time::{DurationError, SimTime, parse_duration};
 
 /// The types most users of the kernel need.

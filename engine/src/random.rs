@@ -77,6 +77,17 @@ impl RngStream {
         RngStream { s }
     }
 
+    /// The generator's state: its position in the stream (for saving a run).
+    pub fn words(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// The stream at the position `words` (from [`RngStream::words`]); `None` for the all-zero
+    /// state, which xoshiro256++ cannot leave.
+    pub fn from_words(words: [u64; 4]) -> Option<RngStream> {
+        (words != [0; 4]).then_some(RngStream { s: words })
+    }
+
     /// The next 64 random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
@@ -119,6 +130,7 @@ const ZIG_EXP_R: f64 = 7.697_117_470_131_05;
 #[cfg(test)]
 const ZIG_EXP_V: f64 = 0.003_949_659_822_581_557;
 
+mod residual;
 mod ziggurat;
 use ziggurat::{ZIG_EXP_F, ZIG_EXP_X};
 
@@ -533,6 +545,16 @@ pub fn std_normal_cdf(x: f64) -> f64 {
                                     + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
             .exp();
     if x >= 0.0 { 1.0 - 0.5 * r } else { 0.5 * r }
+}
+
+/// The standard normal's upper tail `1 − Φ(x)`, accurate far out in the tail.
+fn std_normal_sf(x: f64) -> f64 {
+    std_normal_cdf(-x)
+}
+
+/// The inverse of [`std_normal_sf`]: the `z` with `1 − Φ(z) = q`.
+fn normal_quantile_upper(q: f64) -> f64 {
+    -crate::stats::normal_quantile(q.clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON))
 }
 
 #[cfg(test)]

@@ -22,7 +22,41 @@ pub struct LogHistogram {
     count: u64,
 }
 
+/// The raw state of a [`LogHistogram`], for saving and restoring a run (see `TwinState` in
+/// twins): plain fields, so that the engine needs no serialization library.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogHistogramRaw {
+    /// Observations at or below zero.
+    pub zeros: u64,
+    /// Bin number of `bins[0]`.
+    pub offset: i64,
+    /// Counts per bin.
+    pub bins: Vec<u64>,
+    /// All observations.
+    pub count: u64,
+}
+
 impl LogHistogram {
+    /// Its raw state.
+    pub fn to_raw(&self) -> LogHistogramRaw {
+        LogHistogramRaw {
+            zeros: self.zeros,
+            offset: self.offset,
+            bins: self.bins.clone(),
+            count: self.count,
+        }
+    }
+
+    /// The histogram whose raw state is `r`.
+    pub fn from_raw(r: LogHistogramRaw) -> LogHistogram {
+        LogHistogram {
+            zeros: r.zeros,
+            offset: r.offset,
+            bins: r.bins,
+            count: r.count,
+        }
+    }
+
     #[inline]
     fn bin_of(x: f64) -> i64 {
         (x.to_bits() >> BIN_SHIFT) as i64
@@ -114,7 +148,52 @@ pub struct Tally {
     hist: Option<LogHistogram>,
 }
 
+/// The raw state of a [`Tally`] (see [`LogHistogramRaw`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TallyRaw {
+    /// Observations.
+    pub n: u64,
+    /// The first observation, by which the sums are shifted.
+    pub shift: f64,
+    /// Σ(x − shift).
+    pub sum: f64,
+    /// Σ(x − shift)².
+    pub sum_sq: f64,
+    /// Smallest observation.
+    pub min: f64,
+    /// Largest observation.
+    pub max: f64,
+    /// The quantile histogram, if kept.
+    pub hist: Option<LogHistogramRaw>,
+}
+
 impl Tally {
+    /// Its raw state.
+    pub fn to_raw(&self) -> TallyRaw {
+        TallyRaw {
+            n: self.n,
+            shift: self.shift,
+            sum: self.sum,
+            sum_sq: self.sum_sq,
+            min: self.min,
+            max: self.max,
+            hist: self.hist.as_ref().map(LogHistogram::to_raw),
+        }
+    }
+
+    /// The tally whose raw state is `r`.
+    pub fn from_raw(r: TallyRaw) -> Tally {
+        Tally {
+            n: r.n,
+            shift: r.shift,
+            sum: r.sum,
+            sum_sq: r.sum_sq,
+            min: r.min,
+            max: r.max,
+            hist: r.hist.map(LogHistogram::from_raw),
+        }
+    }
+
     /// A tally without quantiles (cheapest).
     pub fn new() -> Tally {
         Tally::default()
@@ -233,7 +312,44 @@ pub struct TimeWeighted {
     max: f64,
 }
 
+/// The raw state of a [`TimeWeighted`] level (see [`LogHistogramRaw`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TimeWeightedRaw {
+    /// The current level.
+    pub level: f64,
+    /// When it last changed [s].
+    pub last: f64,
+    /// Start of the averaging (the last reset) [s].
+    pub start: f64,
+    /// ∫ level dt from `start` to `last`.
+    pub area: f64,
+    /// The largest level since `start`.
+    pub max: f64,
+}
+
 impl TimeWeighted {
+    /// Its raw state.
+    pub fn to_raw(&self) -> TimeWeightedRaw {
+        TimeWeightedRaw {
+            level: self.level,
+            last: self.last,
+            start: self.start,
+            area: self.area,
+            max: self.max,
+        }
+    }
+
+    /// The level whose raw state is `r`.
+    pub fn from_raw(r: TimeWeightedRaw) -> TimeWeighted {
+        TimeWeighted {
+            level: r.level,
+            last: r.last,
+            start: r.start,
+            area: r.area,
+            max: r.max,
+        }
+    }
+
     /// A level starting at `level` at time `t` [s].
     pub fn new(t: f64, level: f64) -> TimeWeighted {
         TimeWeighted {
@@ -306,7 +422,53 @@ pub struct BatchMeans {
     total_n: u64,
 }
 
+/// The raw state of [`BatchMeans`] (see [`LogHistogramRaw`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BatchMeansRaw {
+    /// Aimed-at number of batches.
+    pub target: usize,
+    /// Observations per batch.
+    pub batch_size: u64,
+    /// Sum of the batch being filled.
+    pub current_sum: f64,
+    /// Observations in the batch being filled.
+    pub current_n: u64,
+    /// Completed batch averages.
+    pub batches: Vec<f64>,
+    /// Sum of the completed batches' observations.
+    pub total_sum: f64,
+    /// Observations in completed batches.
+    pub total_n: u64,
+}
+
 impl BatchMeans {
+    /// Its raw state.
+    pub fn to_raw(&self) -> BatchMeansRaw {
+        BatchMeansRaw {
+            target: self.target,
+            batch_size: self.batch_size,
+            current_sum: self.current_sum,
+            current_n: self.current_n,
+            batches: self.batches.clone(),
+            total_sum: self.total_sum,
+            total_n: self.total_n,
+        }
+    }
+
+    /// The batch means whose raw state is `r` (a batch size of 0 or a target below 2 is raised
+    /// to the smallest valid value).
+    pub fn from_raw(r: BatchMeansRaw) -> BatchMeans {
+        BatchMeans {
+            target: r.target.max(2),
+            batch_size: r.batch_size.max(1),
+            current_sum: r.current_sum,
+            current_n: r.current_n,
+            batches: r.batches,
+            total_sum: r.total_sum,
+            total_n: r.total_n,
+        }
+    }
+
     /// Batch means aiming at between `target` and `2 × target` batches (`target >= 2`).
     pub fn new(target: usize) -> BatchMeans {
         BatchMeans {
