@@ -14,6 +14,8 @@ use twinworks_engine::parse_duration;
 use twinworks_twins::kpi::{KpiStat, RunReport, summarize};
 use twinworks_twins::plant::{Horizon, Warmup};
 use twinworks_twins::prelude::*;
+use twinworks_twins::runner::{run_from_state, run_to_state};
+use twinworks_twins::state::Streams;
 
 use crate::{EXIT_INPUT, EXIT_RUN};
 
@@ -42,6 +44,23 @@ pub struct RunArgs {
     /// Write the trace of replication 1 (one row per operation, setup, breakdown, off-shift).
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// With --save-state: run to this simulated time ("2d", "36h") and save the state there.
+    #[arg(long, requires = "save_state")]
+    at: Option<String>,
+    /// Save the complete state of the run at --at to this file (JSON; see docs/state.md).
+    #[arg(long, requires = "at", conflicts_with_all = ["state", "replications", "trace"])]
+    save_state: Option<PathBuf>,
+    /// With --save-state: which replication to run (1-based; default 1).
+    #[arg(long, requires = "save_state")]
+    replication: Option<u32>,
+    /// Continue a run from a state saved with --save-state, to the end of its horizon; the
+    /// report equals the unbroken run's.
+    #[arg(long, conflicts_with_all = ["replications", "seed", "warmup"])]
+    state: Option<PathBuf>,
+    /// With --state: fork the state (fresh random streams keyed by this id, and every
+    /// pre-drawn duration redrawn from its residual life) instead of continuing it.
+    #[arg(long, requires = "state")]
+    fork: Option<u64>,
 }
 
 enum Length {
@@ -125,6 +144,12 @@ pub fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_INPUT);
     }
     opts.trace = args.trace.clone();
+    if let Some(path) = &args.save_state {
+        return save_state(&plant, &opts, &args, path);
+    }
+    if let Some(path) = &args.state {
+        return continue_state(&plant, &mut opts, &args, path);
+    }
 
     let reps = opts.settings.replications.max(1) as usize;
     let bar = Progress::new(reps);
@@ -137,6 +162,16 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_RUN);
         }
     };
+    print_reports(&plant, &args, &opts, reports)
+}
+
+/// Prints the reports as the KPI table or JSON.
+fn print_reports(
+    plant: &twinworks_twins::PlantModel,
+    args: &RunArgs,
+    opts: &RunOptions,
+    reports: Vec<RunReport>,
+) -> ExitCode {
     let summary = summarize(&reports);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -167,6 +202,117 @@ pub fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(EXIT_RUN)
         }
     }
+}
+
+/// `twin run PLANT --at T --save-state F [--replication R]`.
+fn save_state(
+    plant: &twinworks_twins::PlantModel,
+    opts: &RunOptions,
+    args: &RunArgs,
+    path: &std::path::Path,
+) -> ExitCode {
+    let at = match args.at.as_deref().map(|a| parse_length(a, "at")) {
+        Some(Ok(Length::Time(t))) => t,
+        Some(Ok(Length::Parts(_))) => {
+            eprintln!("error: --at takes a simulated time (\"2d\", \"36h\"), not a count of parts");
+            return ExitCode::from(EXIT_INPUT);
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INPUT);
+        }
+        None => unreachable!("clap requires --at with --save-state"),
+    };
+    let rep = match args.replication {
+        Some(0) => {
+            eprintln!("error: --replication counts from 1");
+            return ExitCode::from(EXIT_INPUT);
+        }
+        Some(r) => r - 1,
+        None => 0,
+    };
+    let cfg = std::sync::Arc::new(Compiled::new(plant.clone()));
+    let state = match run_to_state(cfg, rep, &opts.settings, at) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_RUN);
+        }
+    };
+    if let Err(e) = twinworks_twins::state::save(path, &state) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_RUN);
+    }
+    let parts: usize = state
+        .buffers
+        .iter()
+        .map(|b| b.hot.queue.len() + b.hot.backlog.len())
+        .sum::<usize>()
+        + state
+            .stations
+            .iter()
+            .flat_map(|s| &s.hot.servers)
+            .filter(|v| v.part.is_some())
+            .count();
+    println!(
+        "state of replication {} at t = {} saved to {} ({} pending events, {parts} parts on servers and in queues)",
+        rep + 1,
+        twinworks_engine::SimTime::from_secs(state.now),
+        path.display(),
+        state.calendar.len()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `twin run PLANT --state F [--fork ID]`.
+fn continue_state(
+    plant: &twinworks_twins::PlantModel,
+    opts: &mut RunOptions,
+    args: &RunArgs,
+    path: &std::path::Path,
+) -> ExitCode {
+    let state = match twinworks_twins::state::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INPUT);
+        }
+    };
+    let mut settings = match &state.run {
+        Some(p) => p.settings(),
+        None => opts.settings,
+    };
+    if args.horizon.is_some() {
+        settings.horizon = opts.settings.horizon;
+    }
+    let streams = match args.fork {
+        Some(f) => Streams::Rekey(f),
+        None => Streams::Continue,
+    };
+    let cfg = std::sync::Arc::new(Compiled::new(plant.clone()));
+    let trace = match &args.trace {
+        Some(p) => match twinworks_twins::trace::TraceWriter::create(p, cfg.clone()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: trace {}: {e}", p.display());
+                return ExitCode::from(EXIT_RUN);
+            }
+        },
+        None => None,
+    };
+    let report = match run_from_state(cfg, &state, streams, &settings, trace, &|_| {}) {
+        Ok(r) => r,
+        Err(e @ RunError::State(_)) => {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(EXIT_INPUT);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_RUN);
+        }
+    };
+    opts.settings = settings;
+    print_reports(plant, args, opts, vec![report])
 }
 
 /// A progress bar that only appears once the run has taken more than a second, and only on a

@@ -202,6 +202,12 @@ impl<M: Model> Simulation<M> {
         self.run_batch(SimTime::NEVER, budget)
     }
 
+    /// Runs at most `budget` events up to and including time `until` (stopping early at a
+    /// model's stop request); when none are left before `until`, the clock moves on to it.
+    pub fn run_events_until(&mut self, budget: u64, until: SimTime) -> StopReason {
+        self.run_batch(until, budget)
+    }
+
     /// Runs exactly one event (if any) and returns its time.
     pub fn step(&mut self) -> Option<SimTime> {
         let before = self.kernel.events_run;

@@ -155,7 +155,7 @@ pub struct RunReport {
 }
 
 /// One point of a run's time series.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct SeriesPoint {
     /// End of the interval [s].
     pub t_s: f64,

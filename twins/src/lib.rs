@@ -34,6 +34,7 @@ pub mod plant_file;
 pub mod runner;
 pub mod sim;
 pub mod snapshot;
+pub mod state;
 pub mod trace;
 
 pub use diagnostic::{Diagnostic, LoadError};

@@ -8,11 +8,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use twinworks_engine::{SimTime, StopReason, replication_seed};
 
 use crate::kpi::{RunReport, SeriesPoint, collect};
 use crate::plant::{Horizon, PlantModel, RunSettings, Warmup};
 use crate::sim::{Compiled, PlantSim, Twin, build_twin};
+use crate::state::{Restorable, StateError, Streams, TwinState};
 use crate::trace::TraceWriter;
 
 /// Settings of a run; start from the plant's `[run]` and override what the user asked for.
@@ -56,6 +58,16 @@ pub enum RunError {
         why: &'static str,
         at: SimTime,
     },
+    /// `--at` lies at or beyond the end of the run.
+    #[error("replication {replication} ended at t = {ended} before the requested time {at}")]
+    EndedBefore {
+        replication: u32,
+        ended: SimTime,
+        at: SimTime,
+    },
+    /// A saved state cannot be restored into this plant.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
@@ -77,15 +89,17 @@ fn wip_area(twin: &Twin) -> f64 {
     p.wip.mean(now) * (now - p.stats_since)
 }
 
-/// Runs until `n` parts have left since the last reset, reporting progress in [0, 1].
-fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64)) -> Result<(), RunError> {
+/// Runs until `n` parts have left since the last reset, reporting progress in [0, 1]; returns
+/// `false` when it paused at time `pause` first.
+fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64), pause: SimTime) -> Result<bool, RunError> {
     twin.model.stop_at_exits = Some(n);
     let mut last = exits(twin);
     let mut stalled = 0;
     loop {
-        match twin.run_events(CHUNK_EVENTS) {
+        match twin.run_events_until(CHUNK_EVENTS, pause) {
             StopReason::Requested => break,
             StopReason::Budget => {}
+            StopReason::ReachedTime if pause.secs().is_finite() => return Ok(false),
             _ => {
                 return Err(RunError::Unreachable {
                     replication: rep,
@@ -109,7 +123,82 @@ fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64)) -> Resul
         progress(e as f64 / n as f64);
     }
     twin.model.stop_at_exits = None;
-    Ok(())
+    Ok(true)
+}
+
+/// Where a replication's run is: what [`advance`] needs to go on from a saved state exactly as
+/// the unbroken run would.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunProgress {
+    /// Replication index (0-based).
+    pub replication: u32,
+    /// The run's base seed (the replication's streams are keyed with its replication seed).
+    pub base_seed: u64,
+    /// The run's horizon: a time [s] or a count of parts.
+    pub horizon: LengthRecord,
+    /// The run's warm-up.
+    pub warmup: Option<LengthRecord>,
+    /// The warm-up is over (statistics were reset at its end).
+    pub warmup_done: bool,
+    /// Time horizon: when its grid of KPI-series points started [s], once it has.
+    pub grid_from: Option<f64>,
+    /// Time horizon: grid intervals completed.
+    pub chunks_done: u32,
+    /// Time horizon: (time, parts out, ∫WIP) at the last grid point.
+    pub last_point: Option<(f64, u64, f64)>,
+}
+
+/// A run length in a state file.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum LengthRecord {
+    /// Simulated seconds.
+    Time(f64),
+    /// Parts out.
+    Parts(u64),
+}
+
+impl RunProgress {
+    fn new(rep: u32, settings: &RunSettings) -> RunProgress {
+        RunProgress {
+            replication: rep,
+            base_seed: settings.seed,
+            horizon: match settings.horizon {
+                Horizon::Time(t) => LengthRecord::Time(t.secs()),
+                Horizon::Parts(n) => LengthRecord::Parts(n),
+            },
+            warmup: match settings.warmup {
+                Warmup::None => None,
+                Warmup::Time(t) => Some(LengthRecord::Time(t.secs())),
+                Warmup::Parts(n) => Some(LengthRecord::Parts(n)),
+            },
+            warmup_done: false,
+            grid_from: None,
+            chunks_done: 0,
+            last_point: None,
+        }
+    }
+
+    /// The run settings this progress belongs to (one replication).
+    pub fn settings(&self) -> RunSettings {
+        let length = |l: LengthRecord| match l {
+            LengthRecord::Time(t) => (Some(SimTime::from_secs(t)), None),
+            LengthRecord::Parts(n) => (None, Some(n)),
+        };
+        RunSettings {
+            horizon: match length(self.horizon) {
+                (Some(t), _) => Horizon::Time(t),
+                (_, n) => Horizon::Parts(n.unwrap_or(0)),
+            },
+            warmup: match self.warmup.map(length) {
+                None => Warmup::None,
+                Some((Some(t), _)) => Warmup::Time(t),
+                Some((_, n)) => Warmup::Parts(n.unwrap_or(0)),
+            },
+            replications: 1,
+            seed: self.base_seed,
+        }
+    }
 }
 
 /// Runs replication `rep` of `cfg` to its horizon and returns its KPIs.
@@ -121,9 +210,58 @@ pub fn run_replication(
     progress: &dyn Fn(f64),
 ) -> Result<RunReport, RunError> {
     let seed = replication_seed(settings.seed, rep as u64);
+    let twin = build_twin(cfg, seed);
+    finish_run(twin, RunProgress::new(rep, settings), settings, trace, progress)
+}
+
+/// Runs replication `rep` of `cfg` up to time `at` (inclusive) and returns its state there,
+/// with the runner's progress, so that [`run_from_state`] finishes it exactly as the unbroken
+/// run would have.
+pub fn run_to_state(cfg: Arc<Compiled>, rep: u32, settings: &RunSettings, at: SimTime) -> Result<TwinState, RunError> {
+    let seed = replication_seed(settings.seed, rep as u64);
     let mut twin = build_twin(cfg, seed);
+    let mut prog = RunProgress::new(rep, settings);
+    if advance(&mut twin, &mut prog, settings, &|_| {}, at)? {
+        return Err(RunError::EndedBefore {
+            replication: rep + 1,
+            ended: twin.now(),
+            at,
+        });
+    }
+    let mut state = twin.state();
+    state.run = Some(prog);
+    Ok(state)
+}
+
+/// Restores `state` (saved by [`run_to_state`]) into `cfg`'s plant and runs it to the end of
+/// its replication; `settings` gives the horizon (the state's own, or a longer one).
+pub fn run_from_state(
+    cfg: Arc<Compiled>,
+    state: &TwinState,
+    streams: Streams,
+    settings: &RunSettings,
+    trace: Option<TraceWriter>,
+    progress: &dyn Fn(f64),
+) -> Result<RunReport, RunError> {
+    let prog = state.run.clone().unwrap_or_else(|| {
+        // A state saved outside a run: its statistics count from their last reset.
+        let mut p = RunProgress::new(0, settings);
+        p.warmup_done = true;
+        p
+    });
+    let twin = Twin::restore(cfg, state, streams)?;
+    finish_run(twin, prog, settings, trace, progress)
+}
+
+fn finish_run(
+    mut twin: Twin,
+    mut prog: RunProgress,
+    settings: &RunSettings,
+    trace: Option<TraceWriter>,
+    progress: &dyn Fn(f64),
+) -> Result<RunReport, RunError> {
     twin.model.trace = trace;
-    if let Err(e) = advance(&mut twin, rep, settings, progress) {
+    if let Err(e) = advance(&mut twin, &mut prog, settings, progress, SimTime::NEVER) {
         if let Some(t) = twin.model.trace.take() {
             t.abandon();
         }
@@ -132,7 +270,8 @@ pub fn run_replication(
     let now = twin.now().secs();
     twin.model.close_open_intervals(&mut twin.world, now);
     let series = std::mem::take(&mut twin.model.series);
-    let mut report = collect(&mut twin, rep, seed);
+    let seed = twin.model.seed;
+    let mut report = collect(&mut twin, prog.replication, seed);
     report.series = series;
     if let Some(t) = twin.model.trace.take() {
         let path = t.path().to_path_buf();
@@ -141,28 +280,51 @@ pub fn run_replication(
     Ok(report)
 }
 
-/// Runs the warm-up (and resets statistics at its end), then the horizon.
-fn advance(twin: &mut Twin, rep: u32, settings: &RunSettings, progress: &dyn Fn(f64)) -> Result<(), RunError> {
-    match settings.warmup {
-        Warmup::None => {}
-        Warmup::Time(t) => {
-            twin.run_until(t);
-            let now = twin.now().secs();
-            PlantSim::reset_stats(&mut twin.world, now);
+/// Runs the warm-up (and resets statistics at its end), then the horizon, from where `prog`
+/// says the run is. Returns `true` when the run is complete, `false` when it paused at time
+/// `pause` (`SimTime::NEVER`: never pause).
+fn advance(
+    twin: &mut Twin,
+    prog: &mut RunProgress,
+    settings: &RunSettings,
+    progress: &dyn Fn(f64),
+    pause: SimTime,
+) -> Result<bool, RunError> {
+    let rep = prog.replication;
+    if !prog.warmup_done {
+        match settings.warmup {
+            Warmup::None => {}
+            Warmup::Time(t) => {
+                twin.run_until(t.min(pause));
+                if twin.now().secs() < t.secs() {
+                    return Ok(false);
+                }
+                let now = twin.now().secs();
+                PlantSim::reset_stats(&mut twin.world, now);
+            }
+            Warmup::Parts(n) => {
+                if !run_parts(twin, n, rep, &|_| {}, pause)? {
+                    return Ok(false);
+                }
+                let now = twin.now().secs();
+                PlantSim::reset_stats(&mut twin.world, now);
+            }
         }
-        Warmup::Parts(n) => {
-            run_parts(twin, n, rep, &|_| {})?;
-            let now = twin.now().secs();
-            PlantSim::reset_stats(&mut twin.world, now);
-        }
+        prog.warmup_done = true;
     }
     match settings.horizon {
         Horizon::Time(h) => {
-            let from = twin.now().secs();
+            let from = *prog.grid_from.get_or_insert(twin.now().secs());
             let chunks = 100;
-            let (mut last_t, mut last_exits, mut last_area) = (from, exits(twin), wip_area(twin));
-            for i in 1..=chunks {
+            let (mut last_t, mut last_exits, mut last_area) =
+                prog.last_point.unwrap_or((from, exits(twin), wip_area(twin)));
+            for i in prog.chunks_done + 1..=chunks {
                 let t = from + (h.secs() - from) * i as f64 / chunks as f64;
+                if t > pause.secs() {
+                    twin.run_until(pause);
+                    prog.last_point = Some((last_t, last_exits, last_area));
+                    return Ok(false);
+                }
                 twin.run_until(SimTime::from_secs(t));
                 // One point per chunk: throughput and time-average WIP over the chunk.
                 let (e, area) = (exits(twin), wip_area(twin));
@@ -175,12 +337,18 @@ fn advance(twin: &mut Twin, rep: u32, settings: &RunSettings, progress: &dyn Fn(
                     });
                 }
                 (last_t, last_exits, last_area) = (t, e, area);
+                prog.chunks_done = i;
+                prog.last_point = Some((last_t, last_exits, last_area));
                 progress(i as f64 / chunks as f64);
             }
         }
-        Horizon::Parts(n) => run_parts(twin, n, rep, progress)?,
+        Horizon::Parts(n) => {
+            if !run_parts(twin, n, rep, progress, pause)? {
+                return Ok(false);
+            }
+        }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Runs all replications (in parallel) and returns their reports in replication order.

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::system::SystemState;
+use serde::{Deserialize, Serialize};
 use twinworks_engine::{BatchMeans, Distribution, RngStream, SimTime, Simulation, StreamKey, Tally, TimeWeighted};
 
 use crate::plant::{FailureBasis, PlantModel, SourceKind};
@@ -32,7 +33,7 @@ use crate::trace::TraceWriter;
 pub const NO_ORDER: u32 = u32::MAX;
 
 /// A part in the plant: a compact record moved by value between queues and servers.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Part {
     /// Unique within a run, in order of creation.
     pub id: u64,
@@ -51,7 +52,8 @@ pub struct Part {
 }
 
 /// What a server is doing, apart from being down or off-shift.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// No part.
     Idle,
@@ -64,7 +66,8 @@ pub enum Phase {
 }
 
 /// The states time is accounted in (utilization split, energy, OEE).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StateKind {
     /// Processing.
     Busy = 0,
@@ -86,7 +89,7 @@ pub const STATES: usize = 6;
 pub const STATE_NAMES: [&str; STATES] = ["busy", "setup", "idle", "blocked", "down", "off_shift"];
 
 /// One of a station's parallel servers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Server {
     /// What it is doing.
     pub phase: Phase,
@@ -96,28 +99,37 @@ pub struct Server {
     pub down: bool,
     /// Its setup or operation was interrupted (breakdown or end of shift) and will resume.
     pub suspended: bool,
-    remaining: f64,
-    phase_end: f64,
-    phase_start: f64,
-    op_start: f64,
-    op_end: f64,
-    setup_s: f64,
-    token: u32,
-    fail_token: u32,
+    pub(crate) remaining: f64,
+    pub(crate) phase_end: f64,
+    pub(crate) phase_start: f64,
+    pub(crate) op_start: f64,
+    pub(crate) op_end: f64,
+    pub(crate) setup_s: f64,
+    /// Family the server was set up from for its current setup (`None`: the initial setup);
+    /// with the part's family it names the setup's distribution (a fork redraws its residual).
+    pub(crate) setup_from: Option<u16>,
+    /// The current operation's drawn process time before the speed factor [s], and the
+    /// station's speed when it started (a fork redraws the residual of `work`).
+    pub(crate) work: f64,
+    pub(crate) op_speed: f64,
+    pub(crate) token: u32,
+    pub(crate) fail_token: u32,
     /// Busy basis: busy time left to failure [s]; operations basis: operations left.
-    to_failure: f64,
-    busy_since: f64,
-    down_since: f64,
+    pub(crate) to_failure: f64,
+    pub(crate) busy_since: f64,
+    pub(crate) down_since: f64,
+    /// Calendar basis: when the running time to failure started [s].
+    pub(crate) fail_clock_start: f64,
     /// Family of the last part it was set up for.
     pub last_family: Option<u16>,
-    state: StateKind,
-    since: f64,
+    pub(crate) state: StateKind,
+    pub(crate) since: f64,
     /// Time spent in each [`StateKind`] since the last statistics reset [s].
     pub time_in: [f64; STATES],
 }
 
 impl Server {
-    fn new() -> Server {
+    pub(crate) fn new() -> Server {
         Server {
             phase: Phase::Idle,
             part: None,
@@ -129,16 +141,25 @@ impl Server {
             op_start: 0.0,
             op_end: 0.0,
             setup_s: 0.0,
+            setup_from: None,
+            work: 0.0,
+            op_speed: 1.0,
             token: 0,
             fail_token: 0,
             to_failure: 0.0,
             busy_since: 0.0,
             down_since: 0.0,
+            fail_clock_start: 0.0,
             last_family: None,
             state: StateKind::Idle,
             since: 0.0,
             time_in: [0.0; STATES],
         }
+    }
+
+    /// Starts the time accounting afresh at `now` (a server a restore adds).
+    pub(crate) fn restart_accounting(&mut self, now: f64) {
+        self.since = now;
     }
 
     /// The state time is currently accounted in.
@@ -155,7 +176,7 @@ impl Server {
 }
 
 /// Statistics of a station since the last reset.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StationStats {
     /// Operations completed (good and scrapped).
     pub ops_done: u64,
@@ -165,6 +186,7 @@ pub struct StationStats {
     pub ideal_s: f64,
     /// Time parts waited in the input queue before starting here [s], as batch means (which
     /// also give the overall mean and a confidence interval from one run).
+    #[serde(with = "crate::state::batch_means")]
     pub wait: BatchMeans,
     /// Parts that had to wait (> 0 s) before starting.
     pub waited: u64,
@@ -186,7 +208,7 @@ impl StationStats {
 }
 
 /// A station's hot state: servers, random streams, statistics.
-#[derive(Component, Debug)]
+#[derive(Component, Clone, Debug, Serialize, Deserialize)]
 pub struct StationHot {
     /// Index in [`PlantModel::stations`].
     pub idx: u32,
@@ -194,11 +216,16 @@ pub struct StationHot {
     pub off_shift: bool,
     /// The parallel servers.
     pub servers: Vec<Server>,
-    rng_process: RngStream,
-    rng_setup: RngStream,
-    rng_scrap: RngStream,
-    rng_fail: RngStream,
-    rng_repair: RngStream,
+    #[serde(with = "crate::state::rng")]
+    pub(crate) rng_process: RngStream,
+    #[serde(with = "crate::state::rng")]
+    pub(crate) rng_setup: RngStream,
+    #[serde(with = "crate::state::rng")]
+    pub(crate) rng_scrap: RngStream,
+    #[serde(with = "crate::state::rng")]
+    pub(crate) rng_fail: RngStream,
+    #[serde(with = "crate::state::rng")]
+    pub(crate) rng_repair: RngStream,
     /// Statistics since the last reset.
     pub stats: StationStats,
     off_since: f64,
@@ -224,35 +251,40 @@ impl StationHot {
 }
 
 /// A buffer's hot state: its queue and who waits for space in it.
-#[derive(Component, Debug)]
+#[derive(Component, Clone, Debug, Serialize, Deserialize)]
 pub struct BufferHot {
     /// Index in [`PlantModel::buffers`].
     pub idx: u32,
     /// Parts waiting, in arrival order.
     pub queue: VecDeque<Part>,
-    waiters: VecDeque<Waiter>,
+    pub(crate) waiters: VecDeque<Waiter>,
     /// Released order units waiting to enter (they do not count against the capacity).
     pub backlog: VecDeque<Part>,
     /// Number of parts in the queue over time.
+    #[serde(with = "crate::state::time_weighted")]
     pub level: TimeWeighted,
-    infinite: Option<u16>,
+    pub(crate) infinite: Option<u16>,
 }
 
 /// A source's hot state.
-#[derive(Component, Debug)]
+#[derive(Component, Clone, Debug, Serialize, Deserialize)]
 pub struct SourceHot {
     /// Index in [`PlantModel::sources`].
     pub idx: u32,
-    rng: RngStream,
-    rng_mix: RngStream,
+    #[serde(with = "crate::state::rng")]
+    pub(crate) rng: RngStream,
+    #[serde(with = "crate::state::rng")]
+    pub(crate) rng_mix: RngStream,
     /// Parts created.
     pub created: u64,
-    blocked: Option<Part>,
-    token: u32,
+    pub(crate) blocked: Option<Part>,
+    pub(crate) token: u32,
+    /// When the running interarrival time started [s] (a fork redraws its residual).
+    pub(crate) clock_start: f64,
 }
 
 /// A sink's hot state.
-#[derive(Component, Debug, Default)]
+#[derive(Component, Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SinkHot {
     /// Index in [`PlantModel::sinks`].
     pub idx: u32,
@@ -261,7 +293,7 @@ pub struct SinkHot {
 }
 
 /// Progress of one order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct OrderProgress {
     /// Units that left good.
     pub good: u32,
@@ -272,13 +304,16 @@ pub struct OrderProgress {
 }
 
 /// Plant-wide statistics.
-#[derive(Resource, Debug)]
+#[derive(Resource, Clone, Debug, Serialize, Deserialize)]
 pub struct PlantHot {
     /// Parts in the plant over time (WIP).
+    #[serde(with = "crate::state::time_weighted")]
     pub wip: TimeWeighted,
     /// Lead times (creation to sink) of good parts since the last reset [s].
+    #[serde(with = "crate::state::tally")]
     pub lead: Tally,
     /// Batch means of the lead times.
+    #[serde(with = "crate::state::batch_means")]
     pub lead_batches: BatchMeans,
     /// Good parts out since the last reset.
     pub exits: u64,
@@ -286,7 +321,7 @@ pub struct PlantHot {
     pub scrapped: u64,
     /// Parts created since the last reset.
     pub created: u64,
-    next_id: u64,
+    pub(crate) next_id: u64,
     /// Per order, in plant order (never reset: orders are a finite batch).
     pub orders: Vec<OrderProgress>,
     /// When statistics were last reset [s] (end of warm-up).
@@ -294,14 +329,16 @@ pub struct PlantHot {
 }
 
 /// Who waits for space in a buffer.
-#[derive(Clone, Copy, Debug)]
-enum Waiter {
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Waiter {
     Server { station: u32, server: u32, token: u32 },
     Source { source: u32, token: u32 },
 }
 
 /// Events of the plant model.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// Time 0: every idle server tries to start.
     Start,
@@ -448,6 +485,8 @@ type HotState = SystemState<(
 pub struct PlantSim {
     /// The compiled plant.
     pub cfg: Arc<Compiled>,
+    /// The seed its random streams are keyed with.
+    pub seed: u64,
     state: HotState,
     /// Where operation intervals are streamed, if a trace was asked for.
     pub trace: Option<TraceWriter>,
@@ -458,11 +497,38 @@ pub struct PlantSim {
     /// Changes from outside the model (observations of the real plant, setpoints), applied in
     /// order at the current time at the start of the next run call. See [`Command`].
     pub commands: Vec<Command>,
+    /// Elements to start at the beginning of the next batch (see [`Wake`]).
+    pub(crate) wake: Option<Wake>,
+}
+
+/// Elements that the next batch starts as time 0 starts a plant: all of them at time 0; after
+/// a restore into a what-if variant, those the saved state did not hold.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Wake {
+    pub(crate) sources: Vec<usize>,
+    pub(crate) stations: Vec<usize>,
+    pub(crate) calendars: Vec<usize>,
+    pub(crate) disruptions: Vec<usize>,
+    /// A restore into a variant: every buffer also wakes its waiters.
+    pub(crate) restored: bool,
+}
+
+impl Wake {
+    pub(crate) fn all(plant: &PlantModel) -> Wake {
+        Wake {
+            sources: (0..plant.sources.len()).collect(),
+            stations: (0..plant.stations.len()).collect(),
+            calendars: (0..plant.shift_calendars.len()).collect(),
+            disruptions: (0..plant.disruptions.len()).collect(),
+            restored: false,
+        }
+    }
 }
 
 /// A change applied to the twin from outside the model: the live mirror uses these to make the
 /// twin agree with what the plant reports, and the virtual plant to apply written setpoints.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// The station is (`true`) or is no longer (`false`) held down: its servers stop as in a
     /// breakdown (work in progress is suspended and resumes later), and the time counts as down.
@@ -563,6 +629,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
                 created: 0,
                 blocked: None,
                 token: 0,
+                clock_start: 0.0,
             },
         ));
     }
@@ -589,11 +656,13 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
     let state: HotState = SystemState::new(&mut world);
     let model = PlantSim {
         cfg: cfg.clone(),
+        seed,
         state,
         trace: None,
         stop_at_exits: None,
         series: Vec::new(),
         commands: Vec::new(),
+        wake: None,
     };
     let mut twin = Simulation::new(world, model);
     let k = twin.kernel_mut();

@@ -52,6 +52,9 @@ impl Model for PlantSim {
             kernel,
             stop_at_exits: self.stop_at_exits,
         };
+        if let Some(w) = self.wake.take() {
+            ctx.wake(&w);
+        }
         for c in self.commands.drain(..) {
             ctx.command(c);
         }
@@ -172,14 +175,24 @@ impl Ctx<'_, '_> {
     }
 
     fn on_start(&mut self) {
+        let w = Wake::all(&self.cfg.plant);
+        self.wake(&w);
+    }
+
+    /// Starts the elements in `w` as time 0 starts every element — first arrivals, shift
+    /// states and changes, injected events, calendar failure clocks — then lets every idle
+    /// server pull. After a restore into a what-if variant (`w.restored`), every buffer also
+    /// wakes its waiters, since the variant may have more space.
+    fn wake(&mut self, w: &Wake) {
         let plant = &self.cfg.plant;
-        for (i, src) in plant.sources.iter().enumerate() {
-            if let SourceKind::Arrivals { interarrival, .. } = &src.kind {
+        for &i in &w.sources {
+            if let SourceKind::Arrivals { interarrival, .. } = &plant.sources[i].kind {
                 let dt = interarrival.sample(&mut self.so[i].rng);
+                self.so[i].clock_start = self.now;
                 self.at(self.now + dt, Event::Arrival(i as u32));
             }
         }
-        for s in 0..plant.stations.len() {
+        for &s in &w.stations {
             if let Some(c) = self.st[s].calendar {
                 let on = plant.shift_calendars[c as usize].on_shift(SimTime::from_secs(self.now));
                 self.st[s].off_shift = !on;
@@ -189,28 +202,38 @@ impl Ctx<'_, '_> {
                 }
             }
         }
-        for (c, cal) in plant.shift_calendars.iter().enumerate() {
-            if let Some(t) = cal.next_change(SimTime::from_secs(self.now)) {
+        for &c in &w.calendars {
+            if let Some(t) = plant.shift_calendars[c].next_change(SimTime::from_secs(self.now)) {
                 self.at(t.secs(), Event::Shift(c as u32));
             }
         }
-        for (i, d) in plant.disruptions.iter().enumerate() {
-            self.at(d.at.secs(), Event::Disruption(i as u32));
+        for &i in &w.disruptions {
+            self.at(
+                plant.disruptions[i].at.secs().max(self.now),
+                Event::Disruption(i as u32),
+            );
         }
-        for (s, st) in plant.stations.iter().enumerate() {
-            if let Some(f) = &st.failures
+        for &s in &w.stations {
+            if let Some(f) = &plant.stations[s].failures
                 && f.basis == FailureBasis::Calendar
             {
-                for k in 0..st.capacity as usize {
+                for k in 0..self.st[s].servers.len() {
                     let ttf = f.between.sample(&mut self.st[s].rng_fail);
-                    let token = self.st[s].servers[k].fail_token;
+                    let srv = &mut self.st[s].servers[k];
+                    srv.fail_clock_start = self.now;
+                    let token = srv.fail_token;
                     self.at(self.now + ttf, Event::Fail(s as u32, k as u32, token));
                 }
             }
         }
         for s in 0..plant.stations.len() {
-            for k in 0..plant.stations[s].capacity as usize {
+            for k in 0..self.st[s].servers.len() {
                 self.pull(s, k);
+            }
+        }
+        if w.restored {
+            for b in 0..plant.buffers.len() {
+                self.space_freed(b);
             }
         }
     }
@@ -372,6 +395,7 @@ impl Ctx<'_, '_> {
             let dur = d.sample(&mut st.rng_setup);
             let srv = &mut st.servers[k];
             srv.phase = Phase::Setup;
+            srv.setup_from = last;
             srv.phase_start = now;
             srv.setup_s = dur;
             srv.phase_end = now + dur;
@@ -401,12 +425,13 @@ impl Ctx<'_, '_> {
                 .expect("station is an alternative of the step")
                 .1
         };
-        let mut dur = dist.sample(&mut st.rng_process);
-        if st.speed != 1.0 {
-            dur /= st.speed;
-        }
+        let work = dist.sample(&mut st.rng_process);
+        let speed = st.speed;
+        let dur = if speed != 1.0 { work / speed } else { work };
         let (off, outage) = (st.off_shift, st.outage);
         let srv = &mut st.servers[k];
+        srv.work = work;
+        srv.op_speed = speed;
         srv.phase = Phase::Busy;
         srv.op_start = now;
         srv.phase_end = now + dur;
@@ -743,6 +768,7 @@ impl Ctx<'_, '_> {
                 return;
             }
             let dt = interarrival.sample(&mut self.so[src].rng);
+            self.so[src].clock_start = self.now;
             self.at(self.now + dt, Event::Arrival(src as u32));
         }
     }
@@ -857,6 +883,7 @@ impl Ctx<'_, '_> {
         match f.basis {
             FailureBasis::Calendar => {
                 let ttf = f.between.sample(&mut st.rng_fail);
+                srv.fail_clock_start = self.now;
                 srv.fail_token = srv.fail_token.wrapping_add(1);
                 let token = srv.fail_token;
                 self.at(self.now + ttf, Event::Fail(s as u32, k as u32, token));
