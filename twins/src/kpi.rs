@@ -72,6 +72,11 @@ pub struct StationKpis {
     pub wait_se_s: f64,
     /// Fraction of parts that waited at all.
     pub wait_probability: f64,
+    /// Second moment of the wait, E[W²] [s²] (the spread a dispatching rule changes while
+    /// leaving the mean alone).
+    pub wait_second_moment_s2: f64,
+    /// Reservations of the dispatching policy that could not be met (deadlocks detected).
+    pub dispatch_deviations: u64,
     /// Breakdowns.
     pub failures: u64,
 }
@@ -226,6 +231,8 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
             wait_mean_s: s.wait.mean(),
             wait_se_s,
             wait_probability: ratio(s.waited as f64, s.wait.count() as f64),
+            wait_second_moment_s2: ratio(s.wait_sq, s.wait.count() as f64),
+            dispatch_deviations: s.deviations,
             failures: s.failures,
         });
     }

@@ -16,6 +16,7 @@
 //! streamed to the trace as each interval ends when `--trace` asks for it, so memory stays
 //! bounded whatever the run length.
 
+pub mod dispatch;
 mod handlers;
 
 use std::collections::VecDeque;
@@ -47,6 +48,9 @@ pub struct Part {
     pub step: u16,
     /// Order index, or [`NO_ORDER`].
     pub order: u32,
+    /// Its unit number within its order (0-based; 0 without an order).
+    #[serde(default)]
+    pub unit: u32,
     /// Index of its current step in [`Compiled::steps`] (all products' steps in one table).
     pub gstep: u32,
 }
@@ -190,6 +194,12 @@ pub struct StationStats {
     pub wait: BatchMeans,
     /// Parts that had to wait (> 0 s) before starting.
     pub waited: u64,
+    /// Σ wait² [s²] (the wait's second moment, with `wait`'s count).
+    #[serde(default)]
+    pub wait_sq: f64,
+    /// Reservations of the dispatching policy that could not be met (deadlocks).
+    #[serde(default)]
+    pub deviations: u64,
     /// Breakdowns.
     pub failures: u64,
 }
@@ -202,6 +212,8 @@ impl StationStats {
             ideal_s: 0.0,
             wait: BatchMeans::new(30),
             waited: 0,
+            wait_sq: 0.0,
+            deviations: 0,
             failures: 0,
         }
     }
@@ -392,6 +404,9 @@ pub struct Compiled {
     pub buffer_cap: Vec<usize>,
     /// Per station: its input buffer.
     pub input: Vec<u32>,
+    /// Per step in `steps`: the expected work left from it on, it included [s] (means of each
+    /// step's first alternative), and the operations left, it included.
+    pub rest: Vec<(f64, u32)>,
 }
 
 /// Which optional behaviours a station has.
@@ -460,7 +475,17 @@ impl Compiled {
             .map(|b| b.capacity.map_or(usize::MAX, |c| c as usize))
             .collect();
         let input = plant.stations.iter().map(|s| s.input as u32).collect();
+        let mut rest = vec![(0.0, 0); steps.len()];
+        for (p, prod) in plant.products.iter().enumerate() {
+            let base = step_base[p] as usize;
+            let mut acc = (0.0, 0);
+            for k in (0..prod.routing.len()).rev() {
+                acc = (acc.0 + steps[base + k].times[0].2, acc.1 + 1);
+                rest[base + k] = acc;
+            }
+        }
         Compiled {
+            rest,
             plant,
             buffer_cap,
             input,
@@ -499,6 +524,8 @@ pub struct PlantSim {
     pub commands: Vec<Command>,
     /// Elements to start at the beginning of the next batch (see [`Wake`]).
     pub(crate) wake: Option<Wake>,
+    /// The dispatching policy (FIFO by default).
+    pub policy: dispatch::Policy,
 }
 
 /// Elements that the next batch starts as time 0 starts a plant: all of them at time 0; after
@@ -663,6 +690,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         series: Vec::new(),
         commands: Vec::new(),
         wake: None,
+        policy: dispatch::Policy::Fifo,
     };
     let mut twin = Simulation::new(world, model);
     let k = twin.kernel_mut();

@@ -16,6 +16,7 @@ use bevy_ecs::change_detection::Mut;
 use bevy_ecs::world::World;
 use twinworks_engine::{Kernel, Model, SimTime};
 
+use super::dispatch::{Candidate, Decision, DecisionKind, Policy};
 use super::*;
 use crate::plant::DisruptionKind;
 use crate::trace::{TraceKind, TraceRow};
@@ -49,6 +50,7 @@ impl Model for PlantSim {
             ),
             plant: plant.into_inner(),
             trace: self.trace.as_mut(),
+            policy: &mut self.policy,
             kernel,
             stop_at_exits: self.stop_at_exits,
         };
@@ -108,6 +110,7 @@ struct Ctx<'w, 'k> {
     si: Vec<&'w mut SinkHot>,
     plant: &'w mut PlantHot,
     trace: Option<&'w mut TraceWriter>,
+    policy: &'w mut Policy,
     kernel: &'k mut Kernel<Event>,
     stop_at_exits: Option<u64>,
 }
@@ -238,7 +241,7 @@ impl Ctx<'_, '_> {
         }
     }
 
-    fn new_part(&mut self, product: u16, order: u32) -> Part {
+    fn new_part(&mut self, product: u16, order: u32, unit: u32) -> Part {
         let id = self.plant.next_id;
         self.plant.next_id += 1;
         self.plant.created += 1;
@@ -251,6 +254,7 @@ impl Ctx<'_, '_> {
             product,
             step: 0,
             order,
+            unit,
             gstep,
         }
     }
@@ -286,6 +290,9 @@ impl Ctx<'_, '_> {
     /// Offers a part to buffer `b`: straight onto an idle eligible consumer, else into the queue
     /// if there is space.
     fn offer(&mut self, b: usize, part: Part) -> Result<(), Part> {
+        if let Policy::External(_) = self.policy {
+            return self.offer_ext(b, part);
+        }
         for i in 0..self.cfg.consumers[b].len() {
             let s = self.cfg.consumers[b][i] as usize;
             if self.eligible(&part, s)
@@ -314,6 +321,9 @@ impl Ctx<'_, '_> {
     /// invariant means a part pushed to a queue here has no idle eligible consumer.
     #[inline]
     fn place(&mut self, part: Part) -> Result<(), Part> {
+        if let Policy::External(_) = self.policy {
+            return self.place_ext(part);
+        }
         let cfg = self.cfg;
         let step = &cfg.steps[part.gstep as usize];
         if step.single != u32::MAX {
@@ -342,6 +352,13 @@ impl Ctx<'_, '_> {
                 return Ok(());
             }
         }
+        self.queue_in_shortest(part)
+    }
+
+    /// Puts a part into the alternative input buffer of its step with the fewest parts that
+    /// has space.
+    fn queue_in_shortest(&mut self, part: Part) -> Result<(), Part> {
+        let alts = &self.cfg.steps[part.gstep as usize].alts;
         let mut best: Option<usize> = None;
         for &s in alts {
             let b = self.cfg.plant.stations[s as usize].input;
@@ -377,8 +394,12 @@ impl Ctx<'_, '_> {
         let now = self.now;
         let cfg = self.cfg;
         let wait = now - part.entered;
+        if let Policy::External(p) = &mut *self.policy {
+            p.started(s, k, &part);
+        }
         let st = &mut *self.st[s];
         st.stats.wait.record(wait);
+        st.stats.wait_sq += wait * wait;
         if wait > 0.0 {
             st.stats.waited += 1;
         }
@@ -564,6 +585,9 @@ impl Ctx<'_, '_> {
                 };
                 self.wait_for_space(&part, w);
                 self.account(s, k);
+                if let Policy::External(_) = self.policy {
+                    self.check_deadlock(&part);
+                }
             }
         }
     }
@@ -626,30 +650,271 @@ impl Ctx<'_, '_> {
             }
         }
         let b = cfg.input[s] as usize;
-        let bu = &mut *self.bu[b];
+        if let Policy::External(_) = self.policy {
+            self.pull_ext(s, k, b);
+            return;
+        }
+        let bu = &*self.bu[b];
         // Fast path: the head of the queue is for us (always so in a flow line).
         let pos = match bu.queue.front() {
             None => None,
             Some(p) if cfg.eligible(p, s) => Some(0),
             Some(_) => bu.queue.iter().position(|p| cfg.eligible(p, s)),
         };
-        if let Some(i) = pos {
-            let part = if i == 0 {
-                bu.queue.pop_front()
-            } else {
-                bu.queue.remove(i)
-            }
-            .expect("position is in range");
-            let n = bu.queue.len() as f64;
-            bu.level.set(self.now, n);
-            let idle = bu.waiters.is_empty() && bu.backlog.is_empty();
-            self.start(s, k, part);
-            if !idle {
-                self.space_freed(b);
-            }
-            return;
+        match pos {
+            Some(i) => self.take_queued(s, k, b, i),
+            None => self.pull_other(s, k, b),
         }
-        self.pull_other(s, k, b);
+    }
+
+    /// Server (s, k) takes the part at position `i` of its input buffer `b`'s queue; the space
+    /// it frees wakes a waiter.
+    #[inline(always)]
+    fn take_queued(&mut self, s: usize, k: usize, b: usize, i: usize) {
+        let bu = &mut *self.bu[b];
+        let part = if i == 0 {
+            bu.queue.pop_front()
+        } else {
+            bu.queue.remove(i)
+        }
+        .expect("position is in range");
+        let n = bu.queue.len() as f64;
+        bu.level.set(self.now, n);
+        let idle = bu.waiters.is_empty() && bu.backlog.is_empty();
+        self.start(s, k, part);
+        if !idle {
+            self.space_freed(b);
+        }
+    }
+
+    /// What the dispatching policy sees of `part` when station `s` (server `k`) decides.
+    fn candidate(&self, part: &Part, s: usize, k: Option<usize>) -> Candidate {
+        let cfg = self.cfg;
+        let g = part.gstep as usize;
+        let step = &cfg.steps[g];
+        let order = (part.order != NO_ORDER).then(|| &cfg.plant.orders[part.order as usize]);
+        let mean = step
+            .times
+            .iter()
+            .find(|t| t.0 as usize == s)
+            .map_or(step.times[0].2, |t| t.2);
+        let family = cfg.family[part.product as usize];
+        let next_queue = if step.last {
+            0
+        } else {
+            cfg.steps[g + 1]
+                .alts
+                .iter()
+                .map(|&a| self.bu[cfg.input[a as usize] as usize].queue.len())
+                .min()
+                .unwrap_or(0)
+        };
+        Candidate {
+            part: *part,
+            due_s: order.and_then(|o| o.due).map(|d| d.secs()),
+            weight: order.map_or(1.0, |o| o.priority as f64),
+            waited_s: self.now - part.entered,
+            remaining_ops: cfg.rest[g].1,
+            remaining_work_s: cfg.rest[g].0,
+            op_time_s: mean / self.st[s].speed,
+            family,
+            same_family: k.is_some_and(|k| self.st[s].servers[k].last_family == Some(family)),
+            next_queue,
+        }
+    }
+
+    /// The policy's reservation of server (s, k) (none under FIFO).
+    fn reservation(&mut self, s: usize, k: usize) -> Option<u64> {
+        match &mut *self.policy {
+            Policy::Fifo => None,
+            Policy::External(p) => p.reservation(s, k),
+        }
+    }
+
+    /// The idle, available servers of `stations` that may take `part` (not held for another).
+    fn idle_accepting(&mut self, stations: &[u32], part: &Part) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for &s in stations {
+            let s = s as usize;
+            if !self.st[s].open() || !self.eligible(part, s) {
+                continue;
+            }
+            for k in 0..self.st[s].servers.len() {
+                let v = &self.st[s].servers[k];
+                if v.phase == Phase::Idle && !v.down && self.reservation(s, k).is_none_or(|id| id == part.id) {
+                    out.push((s, k));
+                }
+            }
+        }
+        out
+    }
+
+    /// Starts `part` on one of `servers` (not empty), as the policy chooses.
+    fn start_on_chosen(&mut self, servers: &[(usize, usize)], mut part: Part) {
+        let (s, k) = if servers.len() == 1 {
+            servers[0]
+        } else {
+            let c = self.candidate(&part, servers[0].0, None);
+            let now = self.now;
+            let Policy::External(p) = &mut *self.policy else {
+                unreachable!("called under a policy")
+            };
+            servers[p.pick_server(now, &c, servers).min(servers.len() - 1)]
+        };
+        part.entered = self.now;
+        self.start(s, k, part);
+    }
+
+    /// [`Ctx::place`] under a policy: the policy picks among the idle servers that may take
+    /// the part; else the shortest queue with space.
+    #[inline(never)]
+    fn place_ext(&mut self, part: Part) -> Result<(), Part> {
+        let cfg = self.cfg;
+        let servers = self.idle_accepting(&cfg.steps[part.gstep as usize].alts, &part);
+        if !servers.is_empty() {
+            self.start_on_chosen(&servers, part);
+            return Ok(());
+        }
+        self.queue_in_shortest(part)
+    }
+
+    /// [`Ctx::offer`] under a policy.
+    #[inline(never)]
+    fn offer_ext(&mut self, b: usize, part: Part) -> Result<(), Part> {
+        let cfg = self.cfg;
+        let servers = self.idle_accepting(&cfg.consumers[b], &part);
+        if !servers.is_empty() {
+            self.start_on_chosen(&servers, part);
+            return Ok(());
+        }
+        if self.has_space(b) {
+            self.push_queue(b, part);
+            Ok(())
+        } else {
+            Err(part)
+        }
+    }
+
+    /// [`Ctx::pull`] under a policy: a reserved server takes only its part (or detects the
+    /// deadlock); otherwise the policy picks among the eligible queued parts.
+    #[inline(never)]
+    fn pull_ext(&mut self, s: usize, k: usize, b: usize) {
+        if let Some(id) = self.reservation(s, k) {
+            if let Some(i) = self.bu[b].queue.iter().position(|p| p.id == id) {
+                self.take_queued(s, k, b, i);
+                return;
+            }
+            if let Some(i) = self.bu[b].backlog.iter().position(|p| p.id == id) {
+                let part = self.bu[b].backlog.remove(i).expect("position is in range");
+                self.start(s, k, part);
+                return;
+            }
+            let blocked_here = !self.has_space(b)
+                && (0..self.bu[b].waiters.len())
+                    .any(|i| self.waiter_part(self.bu[b].waiters[i]).is_some_and(|p| p.id == id));
+            if !blocked_here {
+                // Not here yet: the server waits for it.
+                self.account(s, k);
+                return;
+            }
+            self.deadlock(s, k, id);
+        }
+        let cfg = self.cfg;
+        let elig: Vec<usize> = (0..self.bu[b].queue.len())
+            .filter(|&i| cfg.eligible(&self.bu[b].queue[i], s))
+            .collect();
+        match elig.len() {
+            0 => self.pull_other(s, k, b),
+            1 => self.take_queued(s, k, b, elig[0]),
+            _ => {
+                let cands: Vec<Candidate> = elig
+                    .iter()
+                    .map(|&i| self.candidate(&self.bu[b].queue[i], s, Some(k)))
+                    .collect();
+                let d = Decision {
+                    now: self.now,
+                    kind: DecisionKind::NextPart,
+                    server: Some((s, k)),
+                    buffer: b,
+                };
+                let Policy::External(p) = &mut *self.policy else {
+                    unreachable!("called under a policy")
+                };
+                let pick = p.pick_part(&d, &cands).min(elig.len() - 1);
+                self.take_queued(s, k, b, elig[pick]);
+            }
+        }
+    }
+
+    /// Server (s, k)'s reservation for part `id` cannot be met: tell the policy, count it.
+    fn deadlock(&mut self, s: usize, k: usize, id: u64) {
+        if let Policy::External(p) = &mut *self.policy {
+            p.deadlock(s, k, id);
+        }
+        self.st[s].stats.deviations += 1;
+    }
+
+    /// A part has just blocked waiting for space: an idle server held for it behind the full
+    /// buffer it waits for is deadlocked, and chooses again.
+    #[inline(never)]
+    fn check_deadlock(&mut self, part: &Part) {
+        let cfg = self.cfg;
+        for &a in &cfg.steps[part.gstep as usize].alts {
+            let b = cfg.input[a as usize] as usize;
+            if self.has_space(b) {
+                continue;
+            }
+            for &s in &cfg.consumers[b] {
+                let s = s as usize;
+                for k in 0..self.st[s].servers.len() {
+                    let v = &self.st[s].servers[k];
+                    if v.phase == Phase::Idle && !v.down && self.reservation(s, k) == Some(part.id) {
+                        self.deadlock(s, k, part.id);
+                        self.pull(s, k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Under a policy: the waiter of buffer `b` that moves in next (stale ones are dropped).
+    #[inline(never)]
+    fn pick_waiter(&mut self, b: usize) -> Option<Waiter> {
+        let mut live = Vec::new();
+        let mut parts = Vec::new();
+        let mut i = 0;
+        while i < self.bu[b].waiters.len() {
+            let w = self.bu[b].waiters[i];
+            match self.waiter_part(w) {
+                Some(p) => {
+                    live.push(i);
+                    parts.push(p);
+                    i += 1;
+                }
+                None => {
+                    self.bu[b].waiters.remove(i);
+                }
+            }
+        }
+        let pick = match live.len() {
+            0 => return None,
+            1 => 0,
+            _ => {
+                let s = self.cfg.consumers[b].first().map_or(0, |&s| s as usize);
+                let cands: Vec<Candidate> = parts.iter().map(|p| self.candidate(p, s, None)).collect();
+                let d = Decision {
+                    now: self.now,
+                    kind: DecisionKind::WakeWaiter,
+                    server: None,
+                    buffer: b,
+                };
+                let Policy::External(p) = &mut *self.policy else {
+                    unreachable!("called under a policy")
+                };
+                p.pick_part(&d, &cands).min(live.len() - 1)
+            }
+        };
+        self.bu[b].waiters.remove(live[pick])
     }
 
     /// [`Ctx::pull`] when the input queue holds nothing for server (s, k) of station `s`, whose
@@ -670,7 +935,7 @@ impl Ctx<'_, '_> {
                 .alts
                 .contains(&(s as u32))
         {
-            let part = self.new_part(prod, NO_ORDER);
+            let part = self.new_part(prod, NO_ORDER, 0);
             self.start(s, k, part);
             return;
         }
@@ -682,7 +947,11 @@ impl Ctx<'_, '_> {
     #[inline]
     fn space_freed(&mut self, b: usize) {
         while self.has_space(b) {
-            if let Some(w) = self.bu[b].waiters.pop_front() {
+            let next = match self.policy {
+                Policy::Fifo => self.bu[b].waiters.pop_front(),
+                Policy::External(_) => self.pick_waiter(b),
+            };
+            if let Some(w) = next {
                 let Some(part) = self.waiter_part(w) else { continue };
                 if self.offer(b, part).is_err() {
                     unreachable!("buffer has space");
@@ -792,7 +1061,7 @@ impl Ctx<'_, '_> {
             }
             pick
         };
-        let part = self.new_part(product as u16, NO_ORDER);
+        let part = self.new_part(product as u16, NO_ORDER, 0);
         self.so[src].created += 1;
         match self.place(part) {
             Ok(()) => self.schedule_next_arrival(src),
@@ -805,14 +1074,17 @@ impl Ctx<'_, '_> {
                     token: so.token,
                 };
                 self.wait_for_space(&part, w);
+                if let Policy::External(_) = self.policy {
+                    self.check_deadlock(&part);
+                }
             }
         }
     }
 
     fn on_release(&mut self, o: usize) {
         let order = &self.cfg.plant.orders[o];
-        for _ in 0..order.quantity {
-            let part = self.new_part(order.product as u16, o as u32);
+        for unit in 0..order.quantity {
+            let part = self.new_part(order.product as u16, o as u32, unit);
             if let Err(part) = self.place(part) {
                 let s = self.cfg.plant.products[order.product].routing[0].stations[0];
                 let b = self.cfg.plant.stations[s].input;
