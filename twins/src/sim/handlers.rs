@@ -585,9 +585,6 @@ impl Ctx<'_, '_> {
                 };
                 self.wait_for_space(&part, w);
                 self.account(s, k);
-                if let Policy::External(_) = self.policy {
-                    self.check_deadlock(&part);
-                }
             }
         }
     }
@@ -809,6 +806,8 @@ impl Ctx<'_, '_> {
                 self.start(s, k, part);
                 return;
             }
+            // The part blocked waiting for space in this very buffer, which is full: only this
+            // server could make room, and it waits for that part.
             let blocked_here = !self.has_space(b)
                 && (0..self.bu[b].waiters.len())
                     .any(|i| self.waiter_part(self.bu[b].waiters[i]).is_some_and(|p| p.id == id));
@@ -852,29 +851,6 @@ impl Ctx<'_, '_> {
             p.deadlock(s, k, id);
         }
         self.st[s].stats.deviations += 1;
-    }
-
-    /// A part has just blocked waiting for space: an idle server held for it behind the full
-    /// buffer it waits for is deadlocked, and chooses again.
-    #[inline(never)]
-    fn check_deadlock(&mut self, part: &Part) {
-        let cfg = self.cfg;
-        for &a in &cfg.steps[part.gstep as usize].alts {
-            let b = cfg.input[a as usize] as usize;
-            if self.has_space(b) {
-                continue;
-            }
-            for &s in &cfg.consumers[b] {
-                let s = s as usize;
-                for k in 0..self.st[s].servers.len() {
-                    let v = &self.st[s].servers[k];
-                    if v.phase == Phase::Idle && !v.down && self.reservation(s, k) == Some(part.id) {
-                        self.deadlock(s, k, part.id);
-                        self.pull(s, k);
-                    }
-                }
-            }
-        }
     }
 
     /// Under a policy: the waiter of buffer `b` that moves in next (stale ones are dropped).
@@ -1074,9 +1050,6 @@ impl Ctx<'_, '_> {
                     token: so.token,
                 };
                 self.wait_for_space(&part, w);
-                if let Policy::External(_) = self.policy {
-                    self.check_deadlock(&part);
-                }
             }
         }
     }
