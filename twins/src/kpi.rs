@@ -195,7 +195,9 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
                 t[i] += s[i];
             }
         }
-        let total = m.capacity as f64 * span;
+        // Servers in service (a capacity command may have changed the plant file's number).
+        let capacity = st.servers.iter().filter(|v| !v.retired).count() as u32;
+        let total = capacity as f64 * span;
         let sh = |i: usize| ratio(t[i], total);
         let e = &m.energy_kw;
         let energy_kwh =
@@ -212,7 +214,7 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
         let wait_se_s = s.wait.interval().map_or(0.0, |i| i.std_error);
         stations[st.idx as usize] = Some(StationKpis {
             name: m.name.clone(),
-            capacity: m.capacity,
+            capacity,
             operations: s.ops_done,
             throughput_per_h: ratio(good as f64 * 3600.0, span),
             utilization: StateShares {

@@ -103,6 +103,13 @@ pub struct Server {
     pub down: bool,
     /// Its setup or operation was interrupted (breakdown or end of shift) and will resume.
     pub suspended: bool,
+    /// To be retired ([`Command::SetCapacity`] lowered the capacity) when it next frees.
+    #[serde(default)]
+    pub retiring: bool,
+    /// Retired: it takes no more parts (it is kept, marked down, so indices stay valid; its
+    /// time counts as off shift).
+    #[serde(default)]
+    pub retired: bool,
     pub(crate) remaining: f64,
     pub(crate) phase_end: f64,
     pub(crate) phase_start: f64,
@@ -115,6 +122,8 @@ pub struct Server {
     /// The current operation's drawn process time before the speed factor [s], and the
     /// station's speed when it started (a fork redraws the residual of `work`).
     pub(crate) work: f64,
+    /// The station's process-time scale and speed when the operation started.
+    pub(crate) op_scale: f64,
     pub(crate) op_speed: f64,
     pub(crate) token: u32,
     pub(crate) fail_token: u32,
@@ -139,6 +148,8 @@ impl Server {
             part: None,
             down: false,
             suspended: false,
+            retiring: false,
+            retired: false,
             remaining: 0.0,
             phase_end: 0.0,
             phase_start: 0.0,
@@ -147,6 +158,7 @@ impl Server {
             setup_s: 0.0,
             setup_from: None,
             work: 0.0,
+            op_scale: 1.0,
             op_speed: 1.0,
             token: 0,
             fail_token: 0,
@@ -159,11 +171,6 @@ impl Server {
             since: 0.0,
             time_in: [0.0; STATES],
         }
-    }
-
-    /// Starts the time accounting afresh at `now` (a server a restore adds).
-    pub(crate) fn restart_accounting(&mut self, now: f64) {
-        self.since = now;
     }
 
     /// The state time is currently accounted in.
@@ -252,6 +259,21 @@ pub struct StationHot {
     pub speed: f64,
     /// Held down by an observation of the real plant ([`Command::SetDown`]).
     pub observed_down: bool,
+    /// Process-time scale applied to operations started from now on (1 = as in the plant
+    /// file; [`Command::SetProcessScale`]).
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// Scrap probability of each operation ([`Command::SetScrap`]; the plant file's at first).
+    #[serde(default)]
+    pub scrap: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl StationHot {
@@ -275,7 +297,14 @@ pub struct BufferHot {
     /// Number of parts in the queue over time.
     #[serde(with = "crate::state::time_weighted")]
     pub level: TimeWeighted,
+    /// Its capacity [parts] (`usize::MAX`: unbounded; [`Command::SetBufferCapacity`]).
+    #[serde(default = "unbounded")]
+    pub capacity: usize,
     pub(crate) infinite: Option<u16>,
+}
+
+fn unbounded() -> usize {
+    usize::MAX
 }
 
 /// A source's hot state.
@@ -293,6 +322,10 @@ pub struct SourceHot {
     pub(crate) token: u32,
     /// When the running interarrival time started [s] (a fork redraws its residual).
     pub(crate) clock_start: f64,
+    /// Arrival-rate factor: interarrival times drawn from now on are divided by it
+    /// ([`Command::SetArrivalRate`]).
+    #[serde(default = "one")]
+    pub rate: f64,
 }
 
 /// A sink's hot state.
@@ -334,6 +367,9 @@ pub struct PlantHot {
     /// Parts created since the last reset.
     pub created: u64,
     pub(crate) next_id: u64,
+    /// Time 0's start event has run (elements started, servers pulled).
+    #[serde(default = "yes")]
+    pub started: bool,
     /// Per order, in plant order (never reset: orders are a finite batch).
     pub orders: Vec<OrderProgress>,
     /// When statistics were last reset [s] (end of warm-up).
@@ -579,6 +615,54 @@ pub enum Command {
         /// The counter's new value.
         count: u64,
     },
+    /// Scales the station's process times for operations started later (1 = as in the plant
+    /// file); with the speed, an operation takes `drawn time × scale / speed`.
+    SetProcessScale {
+        /// Station index.
+        station: u32,
+        /// Factor, > 0.
+        scale: f64,
+    },
+    /// Sets the scrap probability of the station's operations that end later.
+    SetScrap {
+        /// Station index.
+        station: u32,
+        /// Probability in [0, 1].
+        probability: f64,
+    },
+    /// Sets a buffer's capacity (`None`: unbounded). More room wakes blocked parts at once; less
+    /// room keeps the parts already there and takes no more until the queue is below it.
+    SetBufferCapacity {
+        /// Buffer index.
+        buffer: u32,
+        /// Parts it holds.
+        capacity: Option<u32>,
+    },
+    /// Multiplies a source's arrival rate: interarrival times drawn later are divided by it.
+    SetArrivalRate {
+        /// Source index.
+        source: u32,
+        /// Factor, > 0.
+        factor: f64,
+    },
+    /// Switches the station to another shift calendar (`None`: always on shift), as an
+    /// injected `shift_change` event does.
+    SetShiftCalendar {
+        /// Station index.
+        station: u32,
+        /// Shift calendar index, or none.
+        calendar: Option<u32>,
+    },
+    /// Sets the number of servers. New servers are appended (idle, with their failure
+    /// clocks); removed ones are the last in service, each retired when it next frees (after
+    /// its current part). Indices are never reused, so trace rows and names like `Lathe#1`
+    /// stay valid.
+    SetCapacity {
+        /// Station index.
+        station: u32,
+        /// Servers in service.
+        servers: u32,
+    },
 }
 
 /// A runnable twin of a plant.
@@ -622,6 +706,8 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
                 calendar: s.shift.map(|c| c as u32),
                 speed: 1.0,
                 observed_down: false,
+                scale: 1.0,
+                scrap: s.scrap,
             },
         ));
     }
@@ -642,6 +728,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
                 waiters: VecDeque::new(),
                 backlog: VecDeque::new(),
                 level: TimeWeighted::new(0.0, 0.0),
+                capacity: cfg.buffer_cap[i],
                 infinite: infinite[i],
             },
         ));
@@ -657,6 +744,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
                 blocked: None,
                 token: 0,
                 clock_start: 0.0,
+                rate: 1.0,
             },
         ));
     }
@@ -677,6 +765,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         scrapped: 0,
         created: 0,
         next_id: 0,
+        started: false,
         orders: vec![OrderProgress::default(); plant.orders.len()],
         stats_since: 0.0,
     });
@@ -701,7 +790,24 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
     twin
 }
 
-fn draw_to_failure(d: &Distribution, basis: FailureBasis, rng: &mut RngStream) -> f64 {
+/// A server added to station `m` at time `now` (a capacity command, or a restore into a
+/// variant with more servers), and when its calendar-basis failure clock ends, if it has one.
+pub(crate) fn new_server(m: &crate::plant::Station, rng_fail: &mut RngStream, now: f64) -> (Server, Option<f64>) {
+    let mut srv = Server::new();
+    srv.since = now;
+    let mut fail_at = None;
+    if let Some(f) = &m.failures {
+        if f.basis == FailureBasis::Calendar {
+            srv.fail_clock_start = now;
+            fail_at = Some(now + f.between.sample(rng_fail));
+        } else {
+            srv.to_failure = draw_to_failure(&f.between, f.basis, rng_fail);
+        }
+    }
+    (srv, fail_at)
+}
+
+pub(crate) fn draw_to_failure(d: &Distribution, basis: FailureBasis, rng: &mut RngStream) -> f64 {
     let x = d.sample(rng);
     match basis {
         FailureBasis::Operations => x.round().max(1.0),

@@ -32,8 +32,8 @@ use crate::kpi::SeriesPoint;
 use crate::plant::{FailureBasis, PlantModel, SourceKind};
 use crate::runner::RunProgress;
 use crate::sim::{
-    BufferHot, Command, Compiled, Event, NO_ORDER, Part, Phase, PlantHot, Server, SinkHot, SourceHot, StationHot, Twin,
-    Waiter, Wake, build_twin,
+    BufferHot, Command, Compiled, Event, NO_ORDER, Part, Phase, PlantHot, SinkHot, SourceHot, StationHot, Twin, Waiter,
+    Wake, build_twin, new_server,
 };
 
 /// The `format` field of a state file.
@@ -645,25 +645,14 @@ impl<'a> Restore<'a> {
             let m = &plant.stations[i];
             while hot.servers.len() < m.capacity as usize {
                 let k = hot.servers.len();
-                let mut srv = Server::new();
-                srv.restart_accounting(now);
-                if let Some(f) = &m.failures {
-                    match f.basis {
-                        FailureBasis::Calendar => {
-                            srv.fail_clock_start = now;
-                            let t = now + f.between.sample(&mut hot.rng_fail).max(0.0);
-                            extra.push(Scheduled {
-                                time: SimTime::from_secs(t),
-                                seq: next_seq,
-                                event: Event::Fail(i as u32, k as u32, srv.fail_token),
-                            });
-                            next_seq += 1;
-                        }
-                        FailureBasis::Busy => srv.to_failure = f.between.sample(&mut hot.rng_fail),
-                        FailureBasis::Operations => {
-                            srv.to_failure = f.between.sample(&mut hot.rng_fail).round().max(1.0)
-                        }
-                    }
+                let (srv, fail_at) = new_server(m, &mut hot.rng_fail, now);
+                if let Some(t) = fail_at {
+                    extra.push(Scheduled {
+                        time: SimTime::from_secs(t.max(now)),
+                        seq: next_seq,
+                        event: Event::Fail(i as u32, k as u32, srv.fail_token),
+                    });
+                    next_seq += 1;
                 }
                 hot.servers.push(srv);
             }
@@ -741,6 +730,33 @@ impl<'a> Restore<'a> {
                 Command::SetPartsDone { station, count } => Command::SetPartsDone {
                     station: self.map("station", &self.station, station)? as u32,
                     count,
+                },
+                Command::SetProcessScale { station, scale } => Command::SetProcessScale {
+                    station: self.map("station", &self.station, station)? as u32,
+                    scale,
+                },
+                Command::SetScrap { station, probability } => Command::SetScrap {
+                    station: self.map("station", &self.station, station)? as u32,
+                    probability,
+                },
+                Command::SetBufferCapacity { buffer, capacity } => Command::SetBufferCapacity {
+                    buffer: self.map("buffer", &self.buffer, buffer)? as u32,
+                    capacity,
+                },
+                Command::SetArrivalRate { source, factor } => Command::SetArrivalRate {
+                    source: self.map("source", &self.source, source)? as u32,
+                    factor,
+                },
+                Command::SetShiftCalendar { station, calendar } => Command::SetShiftCalendar {
+                    station: self.map("station", &self.station, station)? as u32,
+                    calendar: match calendar {
+                        Some(c) => Some(self.map("shift calendar", &self.calendar, c)? as u32),
+                        None => None,
+                    },
+                },
+                Command::SetCapacity { station, servers } => Command::SetCapacity {
+                    station: self.map("station", &self.station, station)? as u32,
+                    servers,
                 },
             });
         }
@@ -941,11 +957,12 @@ fn redraw_phase(cfg: &Compiled, s: usize, k: usize, st: &mut StationHot, remaini
             let Some(d): Option<&Distribution> = step.times.iter().find(|t| t.0 as usize == s).map(|t| &t.1) else {
                 return remaining;
             };
-            let speed = srv.op_speed;
-            let elapsed_work = srv.work - remaining * speed;
+            // Simulated time = work × scale / speed (as when the operation started).
+            let per_work = srv.op_scale / srv.op_speed;
+            let elapsed_work = srv.work - remaining / per_work;
             let r = d.sample_residual(elapsed_work, &mut st.rng_process);
             st.servers[k].work = elapsed_work + r;
-            r / speed
+            r * per_work
         }
         Phase::Idle | Phase::Blocked => remaining,
     }

@@ -72,7 +72,11 @@ impl Model for PlantSim {
 #[inline]
 fn account(srv: &mut Server, off: bool, outage: bool, now: f64) {
     let new = if srv.down || outage {
-        StateKind::Down
+        if srv.retired {
+            StateKind::OffShift
+        } else {
+            StateKind::Down
+        }
     } else if off {
         StateKind::OffShift
     } else {
@@ -178,6 +182,7 @@ impl Ctx<'_, '_> {
     }
 
     fn on_start(&mut self) {
+        self.plant.started = true;
         let w = Wake::all(&self.cfg.plant);
         self.wake(&w);
     }
@@ -190,8 +195,9 @@ impl Ctx<'_, '_> {
         let plant = &self.cfg.plant;
         for &i in &w.sources {
             if let SourceKind::Arrivals { interarrival, .. } = &plant.sources[i].kind {
-                let dt = interarrival.sample(&mut self.so[i].rng);
-                self.so[i].clock_start = self.now;
+                let so = &mut self.so[i];
+                let dt = interarrival.sample(&mut so.rng) / so.rate;
+                so.clock_start = self.now;
                 self.at(self.now + dt, Event::Arrival(i as u32));
             }
         }
@@ -275,7 +281,7 @@ impl Ctx<'_, '_> {
 
     #[inline]
     fn has_space(&self, b: usize) -> bool {
-        self.bu[b].queue.len() < self.cfg.buffer_cap[b]
+        self.bu[b].queue.len() < self.bu[b].capacity
     }
 
     #[inline]
@@ -447,11 +453,16 @@ impl Ctx<'_, '_> {
                 .1
         };
         let work = dist.sample(&mut st.rng_process);
-        let speed = st.speed;
-        let dur = if speed != 1.0 { work / speed } else { work };
+        let (scale, speed) = (st.scale, st.speed);
+        let dur = if scale == 1.0 && speed == 1.0 {
+            work
+        } else {
+            work * scale / speed
+        };
         let (off, outage) = (st.off_shift, st.outage);
         let srv = &mut st.servers[k];
         srv.work = work;
+        srv.op_scale = scale;
         srv.op_speed = speed;
         srv.phase = Phase::Busy;
         srv.op_start = now;
@@ -527,7 +538,7 @@ impl Ctx<'_, '_> {
         };
         st.stats.ops_done += 1;
         st.stats.ideal_s += mean;
-        let scrapped = station.scrap > 0.0 && st.rng_scrap.chance(station.scrap);
+        let scrapped = st.scrap > 0.0 && st.rng_scrap.chance(st.scrap);
         let srv = &mut st.servers[k];
         srv.op_end = now;
         let op_start = srv.op_start;
@@ -597,6 +608,20 @@ impl Ctx<'_, '_> {
         srv.part = None;
         srv.phase = Phase::Idle;
         srv.token = srv.token.wrapping_add(1);
+        if srv.retiring {
+            self.retire(s, k);
+        }
+    }
+
+    /// Takes server (s, k) out of service for good (it is idle or down).
+    #[inline(never)]
+    fn retire(&mut self, s: usize, k: usize) {
+        let srv = &mut self.st[s].servers[k];
+        srv.retiring = false;
+        srv.retired = true;
+        srv.down = true;
+        srv.fail_token = srv.fail_token.wrapping_add(1);
+        self.account(s, k);
     }
 
     /// A part leaves the plant: good through its sink, or scrapped.
@@ -1012,8 +1037,9 @@ impl Ctx<'_, '_> {
             if limit.is_some_and(|l| self.so[src].created >= l) {
                 return;
             }
-            let dt = interarrival.sample(&mut self.so[src].rng);
-            self.so[src].clock_start = self.now;
+            let so = &mut self.so[src];
+            let dt = interarrival.sample(&mut so.rng) / so.rate;
+            so.clock_start = self.now;
             self.at(self.now + dt, Event::Arrival(src as u32));
         }
     }
@@ -1122,6 +1148,11 @@ impl Ctx<'_, '_> {
             .expect("only stations with failures are repaired");
         let since = self.st[s].servers[k].down_since;
         self.row(TraceKind::Down, s, k, None, since, self.now, self.now);
+        if self.st[s].servers[k].retiring {
+            self.st[s].servers[k].down = false;
+            self.retire(s, k);
+            return;
+        }
         let st = &mut *self.st[s];
         let srv = &mut st.servers[k];
         srv.down = false;
@@ -1206,13 +1237,16 @@ impl Ctx<'_, '_> {
                 self.at(end, Event::OutageEnd(station as u32));
                 self.set_station(station, off, true);
             }
-            DisruptionKind::ShiftChange { station, shift } => {
-                self.st[station].calendar = shift.map(|c| c as u32);
-                let on = shift.is_none_or(|c| self.cfg.plant.shift_calendars[c].on_shift(SimTime::from_secs(self.now)));
-                let outage = self.st[station].outage;
-                self.set_station(station, !on, outage);
-            }
+            DisruptionKind::ShiftChange { station, shift } => self.switch_calendar(station, shift),
         }
+    }
+
+    /// Station `s` works to shift calendar `shift` from now on (`None`: always on shift).
+    fn switch_calendar(&mut self, s: usize, shift: Option<usize>) {
+        self.st[s].calendar = shift.map(|c| c as u32);
+        let on = shift.is_none_or(|c| self.cfg.plant.shift_calendars[c].on_shift(SimTime::from_secs(self.now)));
+        let outage = self.st[s].outage;
+        self.set_station(s, !on, outage);
     }
 
     /// Applies a [`Command`] from outside the model at the current time.
@@ -1241,6 +1275,95 @@ impl Ctx<'_, '_> {
                     st.stats.ops_done = count;
                 }
             }
+            Command::SetProcessScale { station, scale } => {
+                if let Some(st) = self.st.get_mut(station as usize)
+                    && scale.is_finite()
+                    && scale > 0.0
+                {
+                    st.scale = scale;
+                }
+            }
+            Command::SetScrap { station, probability } => {
+                if let Some(st) = self.st.get_mut(station as usize)
+                    && (0.0..=1.0).contains(&probability)
+                {
+                    st.scrap = probability;
+                }
+            }
+            Command::SetBufferCapacity { buffer, capacity } => {
+                let b = buffer as usize;
+                if b < self.bu.len() {
+                    self.bu[b].capacity = capacity.map_or(usize::MAX, |c| c as usize);
+                    self.space_freed(b);
+                }
+            }
+            Command::SetArrivalRate { source, factor } => {
+                if let Some(so) = self.so.get_mut(source as usize)
+                    && factor.is_finite()
+                    && factor > 0.0
+                {
+                    so.rate = factor;
+                }
+            }
+            Command::SetShiftCalendar { station, calendar } => {
+                let s = station as usize;
+                if s < self.st.len() && calendar.is_none_or(|c| (c as usize) < self.cfg.plant.shift_calendars.len()) {
+                    self.switch_calendar(s, calendar.map(|c| c as usize));
+                }
+            }
+            Command::SetCapacity { station, servers } => {
+                if (station as usize) < self.st.len() {
+                    self.set_capacity(station as usize, servers as usize);
+                }
+            }
+        }
+    }
+
+    /// Brings station `s` to `n` servers in service (see [`Command::SetCapacity`]).
+    fn set_capacity(&mut self, s: usize, n: usize) {
+        let in_service = |st: &StationHot| st.servers.iter().filter(|v| !v.retired && !v.retiring).count();
+        let mut have = in_service(&self.st[s]);
+        // Fewer: retire the last servers in service, each when it next frees.
+        let mut k = self.st[s].servers.len();
+        while have > n && k > 0 {
+            k -= 1;
+            let v = &mut self.st[s].servers[k];
+            if v.retired || v.retiring {
+                continue;
+            }
+            have -= 1;
+            if v.phase == Phase::Idle && !v.down {
+                self.retire(s, k);
+            } else {
+                v.retiring = true;
+            }
+        }
+        // More: append new servers (indices are never reused). Before time 0's start event
+        // they are drawn as the plant file's servers are; the start event starts them.
+        let plant = &self.cfg.plant;
+        while have < n {
+            let k = self.st[s].servers.len();
+            let now = self.now;
+            let started = self.plant.started;
+            let st = &mut *self.st[s];
+            if started {
+                let (srv, fail_at) = new_server(&plant.stations[s], &mut st.rng_fail, now);
+                st.servers.push(srv);
+                if let Some(t) = fail_at {
+                    let token = st.servers[k].fail_token;
+                    self.at(t, Event::Fail(s as u32, k as u32, token));
+                }
+                self.pull(s, k);
+            } else {
+                let mut srv = Server::new();
+                if let Some(f) = &plant.stations[s].failures
+                    && f.basis != FailureBasis::Calendar
+                {
+                    srv.to_failure = draw_to_failure(&f.between, f.basis, &mut st.rng_fail);
+                }
+                st.servers.push(srv);
+            }
+            have += 1;
         }
     }
 
