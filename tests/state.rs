@@ -100,7 +100,7 @@ fn flow_line_restored_mid_run_equals_the_unbroken_run() {
 }
 
 #[test]
-fn a_state_is_refused_by_a_plant_it_does_not_fit_and_accepted_by_a_larger_buffer() {
+fn a_state_is_refused_by_a_plant_it_does_not_fit_and_accepted_by_other_buffer_sizes() {
     let dir = scratch("fit");
     let file = dir.join("fl.json");
     let f = file.to_str().expect("utf-8 path");
@@ -137,11 +137,21 @@ fn a_state_is_refused_by_a_plant_it_does_not_fit_and_accepted_by_a_larger_buffer
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(report["runs"][0]["plant"]["parts_out"], 20000);
 
+    // Less room is a parameter change too: the parts there stay, no more enter until the
+    // queue is below the new capacity.
     let smaller = variant("smaller.toml", "capacity = 5", "capacity = 1");
-    let out = twin(&["run", smaller.to_str().unwrap(), "--state", f]);
+    let out = twin(&["run", smaller.to_str().unwrap(), "--state", f, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let other_input = dir.join("other_input.toml");
+    std::fs::write(&other_input, text.replace("\"B3\"", "\"Buffer3\"")).expect("variant written");
+    let out = twin(&["run", other_input.to_str().unwrap(), "--state", f]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("more than its capacity 1"), "{err}");
+    assert!(
+        err.contains("station 'M3' takes from buffer 'B3' in the state, from 'Buffer3' in the plant"),
+        "{err}"
+    );
 
     std::fs::write(
         dir.join("bad.json"),

@@ -415,8 +415,6 @@ pub struct StepInfo {
     pub alts: Vec<u32>,
     /// The only station, when there is exactly one alternative (else `u32::MAX`).
     pub single: u32,
-    /// Per alternative: (station, process time, its mean [s]).
-    pub times: Vec<(u32, Distribution, f64)>,
     /// Whether this is the product's last step.
     pub last: bool,
 }
@@ -443,7 +441,14 @@ pub struct Compiled {
     /// Per step in `steps`: the expected work left from it on, it included [s] (means of each
     /// step's first alternative), and the operations left, it included.
     pub rest: Vec<(f64, u32)>,
+    /// Per step in `steps`, per alternative: (station, process time, its mean [s]), as in the
+    /// plant file. A twin starts with these and may change its own copy
+    /// ([`Command::SetProcessTime`]).
+    pub times: StepTimes,
 }
+
+/// Per step, per alternative: (station, process time, its mean [s]).
+pub type StepTimes = Arc<Vec<Vec<(u32, Distribution, f64)>>>;
 
 /// Which optional behaviours a station has.
 #[derive(Debug, Clone, Copy, Default)]
@@ -472,16 +477,14 @@ impl Compiled {
         }
         let family = plant.products.iter().map(|p| p.family as u16).collect();
         let mut steps = Vec::new();
+        let mut times: Vec<Vec<(u32, Distribution, f64)>> = Vec::new();
         let mut step_base = Vec::new();
         for (p, prod) in plant.products.iter().enumerate() {
             step_base.push(steps.len() as u32);
             for (k, step) in prod.routing.iter().enumerate() {
                 let alts: Vec<u32> = step.stations.iter().map(|&x| x as u32).collect();
-                steps.push(StepInfo {
-                    single: if alts.len() == 1 { alts[0] } else { u32::MAX },
-                    alts,
-                    times: step
-                        .stations
+                times.push(
+                    step.stations
                         .iter()
                         .map(|&s| {
                             let d = plant.process_time(p, k, s).clone();
@@ -489,6 +492,10 @@ impl Compiled {
                             (s as u32, d, m)
                         })
                         .collect(),
+                );
+                steps.push(StepInfo {
+                    single: if alts.len() == 1 { alts[0] } else { u32::MAX },
+                    alts,
                     last: k + 1 == prod.routing.len(),
                 });
             }
@@ -516,12 +523,13 @@ impl Compiled {
             let base = step_base[p] as usize;
             let mut acc = (0.0, 0);
             for k in (0..prod.routing.len()).rev() {
-                acc = (acc.0 + steps[base + k].times[0].2, acc.1 + 1);
+                acc = (acc.0 + times[base + k][0].2, acc.1 + 1);
                 rest[base + k] = acc;
             }
         }
         Compiled {
             rest,
+            times: Arc::new(times),
             plant,
             buffer_cap,
             input,
@@ -562,6 +570,8 @@ pub struct PlantSim {
     pub(crate) wake: Option<Wake>,
     /// The dispatching policy (FIFO by default).
     pub policy: dispatch::Policy,
+    /// This twin's process times (shared with the compiled plant until a command changes one).
+    pub(crate) times: StepTimes,
 }
 
 /// Elements that the next batch starts as time 0 starts a plant: all of them at time 0; after
@@ -590,7 +600,7 @@ impl Wake {
 
 /// A change applied to the twin from outside the model: the live mirror uses these to make the
 /// twin agree with what the plant reports, and the virtual plant to apply written setpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
     /// The station is (`true`) or is no longer (`false`) held down: its servers stop as in a
@@ -622,6 +632,17 @@ pub enum Command {
         station: u32,
         /// Factor, > 0.
         scale: f64,
+    },
+    /// Sets the process time of the station's operations started later, for one product
+    /// (`None`: every product), at every routing step the station can do for it.
+    SetProcessTime {
+        /// Station index.
+        station: u32,
+        /// Product index, or every product.
+        product: Option<u32>,
+        /// The new distribution (validated by the caller).
+        #[serde(with = "crate::state::distribution")]
+        time: Distribution,
     },
     /// Sets the scrap probability of the station's operations that end later.
     SetScrap {
@@ -780,6 +801,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         commands: Vec::new(),
         wake: None,
         policy: dispatch::Policy::Fifo,
+        times: cfg.times.clone(),
     };
     let mut twin = Simulation::new(world, model);
     let k = twin.kernel_mut();
@@ -816,6 +838,35 @@ pub(crate) fn draw_to_failure(d: &Distribution, basis: FailureBasis, rng: &mut R
 }
 
 impl PlantSim {
+    /// The twin's process time of global step `gstep` at station `s` (with its mean), if the
+    /// station can do that step.
+    pub fn process_time(&self, gstep: usize, s: usize) -> Option<(&Distribution, f64)> {
+        self.times
+            .get(gstep)?
+            .iter()
+            .find(|t| t.0 as usize == s)
+            .map(|t| (&t.1, t.2))
+    }
+
+    /// Applies [`Command::SetProcessTime`] (between run calls).
+    pub(crate) fn set_process_time(&mut self, station: u32, product: Option<u32>, time: &Distribution) {
+        let cfg = self.cfg.clone();
+        let mean = time.mean();
+        let times = Arc::make_mut(&mut self.times);
+        for (p, prod) in cfg.plant.products.iter().enumerate() {
+            if product.is_some_and(|x| x as usize != p) {
+                continue;
+            }
+            let base = cfg.step_base[p] as usize;
+            for k in 0..prod.routing.len() {
+                for t in times[base + k].iter_mut().filter(|t| t.0 == station) {
+                    t.1 = time.clone();
+                    t.2 = mean;
+                }
+            }
+        }
+    }
+
     /// Writes the intervals still open at `now` — off shift, down, injected outages — to the
     /// trace, ending at `now`, so a Gantt chart drawn from the trace covers the whole run.
     /// Operations still under way are not written (they have not finished).

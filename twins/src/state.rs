@@ -33,7 +33,7 @@ use crate::plant::{FailureBasis, PlantModel, SourceKind};
 use crate::runner::RunProgress;
 use crate::sim::{
     BufferHot, Command, Compiled, Event, NO_ORDER, Part, Phase, PlantHot, SinkHot, SourceHot, StationHot, Twin, Waiter,
-    Wake, build_twin, new_server,
+    Wake, build_twin,
 };
 
 /// The `format` field of a state file.
@@ -79,12 +79,29 @@ pub struct TwinState {
     pub disruptions: Vec<f64>,
     /// Plant-wide statistics and order progress.
     pub plant_stats: PlantHot,
+    /// Process times the twin's commands changed from the plant file's.
+    #[serde(default)]
+    pub process_times: Vec<ProcessTimeRecord>,
     /// Commands not yet applied.
     pub commands: Vec<Command>,
     /// The KPI series so far.
     pub series: Vec<SeriesPoint>,
     /// The runner's progress, when the state was saved by one.
     pub run: Option<RunProgress>,
+}
+
+/// A process time a command changed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProcessTimeRecord {
+    /// The product.
+    pub product: String,
+    /// Its routing step (0-based).
+    pub step: usize,
+    /// The station.
+    pub station: String,
+    /// The distribution in force.
+    #[serde(with = "distribution")]
+    pub time: Distribution,
 }
 
 /// A pending event.
@@ -107,6 +124,11 @@ pub struct StationRecord {
     pub input: String,
     /// Its failure basis ("calendar", "busy", "operations"), if it fails.
     pub failures: Option<String>,
+    /// Its capacity and scrap probability in the saved plant file (the twin's own, in `hot`,
+    /// may differ by commands).
+    pub capacity: u32,
+    /// See `capacity`.
+    pub scrap: f64,
     /// Its components.
     pub hot: StationHot,
 }
@@ -125,7 +147,8 @@ pub struct NamedRecord<T> {
 pub struct BufferRecord {
     /// Its name.
     pub name: String,
-    /// Its capacity (`None`: unbounded).
+    /// Its capacity in the saved plant file (`None`: unbounded; the twin's own, in `hot`,
+    /// may differ by commands).
     pub capacity: Option<u32>,
     /// Its component.
     pub hot: BufferHot,
@@ -297,6 +320,8 @@ impl Restorable for Twin {
                         .failures
                         .as_ref()
                         .map(|f| basis_name(f.basis).to_string()),
+                    capacity: plant.stations[i].capacity,
+                    scrap: plant.stations[i].scrap,
                     hot,
                 })
                 .collect(),
@@ -339,6 +364,7 @@ impl Restorable for Twin {
             shift_calendars: plant.shift_calendars.iter().map(|c| c.name.clone()).collect(),
             disruptions: plant.disruptions.iter().map(|d| d.at.secs()).collect(),
             plant_stats: world.resource::<PlantHot>().clone(),
+            process_times: process_time_changes(&cfg, &self.model),
             commands: self.model.commands.clone(),
             series: self.model.series.clone(),
             run: None,
@@ -348,6 +374,27 @@ impl Restorable for Twin {
     fn restore(cfg: Arc<Compiled>, state: &TwinState, streams: Streams) -> Result<Twin, StateError> {
         Restore::new(cfg, state)?.run(streams)
     }
+}
+
+fn process_time_changes(cfg: &Compiled, model: &crate::sim::PlantSim) -> Vec<ProcessTimeRecord> {
+    let plant = &cfg.plant;
+    let mut out = Vec::new();
+    for (p, prod) in plant.products.iter().enumerate() {
+        for k in 0..prod.routing.len() {
+            let g = cfg.step_base[p] as usize + k;
+            for (a, b) in cfg.times[g].iter().zip(&model.times[g]) {
+                if a.1 != b.1 {
+                    out.push(ProcessTimeRecord {
+                        product: prod.name.clone(),
+                        step: k,
+                        station: plant.stations[b.0 as usize].name.clone(),
+                        time: b.1.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The seed of fork `fork` of a twin whose streams are keyed with `seed`.
@@ -434,26 +481,10 @@ impl<'a> Restore<'a> {
                     basis.as_deref().unwrap_or("none")
                 )));
             }
-            if (m.capacity as usize) < s.hot.servers.len() {
-                return Err(r.mismatch(format!(
-                    "station '{}' has {} servers in the state but capacity {} in the plant (a restore cannot remove servers)",
-                    s.name,
-                    s.hot.servers.len(),
-                    m.capacity
-                )));
-            }
             r.station.push(i);
         }
         for b in &state.buffers {
             let i = find("buffer", &b.name).map_err(|w| r.mismatch(w))?;
-            if b.hot.queue.len() > cfg.buffer_cap[i] {
-                return Err(r.mismatch(format!(
-                    "buffer '{}' holds {} parts in the state, more than its capacity {} in the plant",
-                    b.name,
-                    b.hot.queue.len(),
-                    cfg.buffer_cap[i]
-                )));
-            }
             r.buffer.push(i);
         }
         for s in &state.sources {
@@ -616,9 +647,9 @@ impl<'a> Restore<'a> {
         // the plant's new elements; the state's elements overwrite the rest.
         let mut twin = build_twin(cfg.clone(), rekey.unwrap_or(state.seed));
         let now = state.now;
-        let mut next_seq = state.next_seq;
-        let mut extra: Vec<Scheduled<Event>> = Vec::new();
+        let next_seq = state.next_seq;
 
+        let mut variant_commands = Vec::new();
         let mut stations: Vec<Option<StationHot>> = vec![None; plant.stations.len()];
         for (si, rec) in state.stations.iter().enumerate() {
             let i = self.station[si];
@@ -641,20 +672,17 @@ impl<'a> Restore<'a> {
                 hot.rng_fail = fresh.rng_fail;
                 hot.rng_repair = fresh.rng_repair;
             }
-            // Servers a variant adds start idle now, with their failure clocks.
+            // A variant's capacity and scrap apply where no command had changed the saved
+            // plant's: more servers start now, fewer retire after their current part.
             let m = &plant.stations[i];
-            while hot.servers.len() < m.capacity as usize {
-                let k = hot.servers.len();
-                let (srv, fail_at) = new_server(m, &mut hot.rng_fail, now);
-                if let Some(t) = fail_at {
-                    extra.push(Scheduled {
-                        time: SimTime::from_secs(t.max(now)),
-                        seq: next_seq,
-                        event: Event::Fail(i as u32, k as u32, srv.fail_token),
-                    });
-                    next_seq += 1;
-                }
-                hot.servers.push(srv);
+            if m.capacity != rec.capacity {
+                variant_commands.push(Command::SetCapacity {
+                    station: i as u32,
+                    servers: m.capacity,
+                });
+            }
+            if hot.scrap == rec.scrap {
+                hot.scrap = m.scrap;
             }
             stations[i] = Some(hot);
         }
@@ -664,6 +692,9 @@ impl<'a> Restore<'a> {
             let mut hot = rec.hot.clone();
             hot.idx = i as u32;
             hot.infinite = fresh_buffer_infinite(&mut twin, i);
+            if plant.buffers[i].capacity != rec.capacity {
+                hot.capacity = cfg.buffer_cap[i];
+            }
             for p in hot.queue.iter_mut().chain(hot.backlog.iter_mut()) {
                 *p = self.part(p)?;
             }
@@ -700,7 +731,7 @@ impl<'a> Restore<'a> {
         }
         stats.orders = orders;
 
-        let mut calendar = Vec::with_capacity(state.calendar.len() + extra.len());
+        let mut calendar = Vec::with_capacity(state.calendar.len());
         for e in &state.calendar {
             calendar.push(Scheduled {
                 time: SimTime::from_secs(e.time),
@@ -715,10 +746,9 @@ impl<'a> Restore<'a> {
                 "an event is due at {first} s, before the clock ({now} s)"
             )));
         }
-        calendar.extend(extra);
         let mut commands = Vec::with_capacity(state.commands.len());
         for c in &state.commands {
-            commands.push(match *c {
+            commands.push(match c.clone() {
                 Command::SetDown { station, down } => Command::SetDown {
                     station: self.map("station", &self.station, station)? as u32,
                     down,
@@ -734,6 +764,14 @@ impl<'a> Restore<'a> {
                 Command::SetProcessScale { station, scale } => Command::SetProcessScale {
                     station: self.map("station", &self.station, station)? as u32,
                     scale,
+                },
+                Command::SetProcessTime { station, product, time } => Command::SetProcessTime {
+                    station: self.map("station", &self.station, station)? as u32,
+                    product: match product {
+                        Some(p) => Some(self.map("product", &self.product, p)? as u32),
+                        None => None,
+                    },
+                    time,
                 },
                 Command::SetScrap { station, probability } => Command::SetScrap {
                     station: self.map("station", &self.station, station)? as u32,
@@ -761,8 +799,30 @@ impl<'a> Restore<'a> {
             });
         }
 
+        let stations_by_name = index_by_name(plant.stations.iter().map(|x| x.name.as_str()));
+        let products_by_name = index_by_name(plant.products.iter().map(|x| x.name.as_str()));
+        for o in &state.process_times {
+            let (Some(&p), Some(&st)) = (
+                products_by_name.get(o.product.as_str()),
+                stations_by_name.get(o.station.as_str()),
+            ) else {
+                return Err(self.mismatch(format!(
+                    "changed process time of {} at {}: not in the plant",
+                    o.product, o.station
+                )));
+            };
+            if o.step >= plant.products[p].routing.len() {
+                return Err(StateError::Format(format!("{} has no step {}", o.product, o.step + 1)));
+            }
+            let g = cfg.step_base[p] as usize + o.step;
+            let times = std::sync::Arc::make_mut(&mut twin.model.times);
+            for t in times[g].iter_mut().filter(|t| t.0 as usize == st) {
+                t.1 = o.time.clone();
+                t.2 = o.time.mean();
+            }
+        }
         if rekey.is_some() {
-            redraw_residuals(&cfg, now, &mut calendar, &mut stations, &mut sources);
+            redraw_residuals(&cfg, &twin.model.times, now, &mut calendar, &mut stations, &mut sources);
         }
 
         // Everything checked: write the components into the world.
@@ -791,6 +851,8 @@ impl<'a> Restore<'a> {
         let cal = Calendar::from_entries(next_seq, calendar).map_err(StateError::Format)?;
         twin.kernel_mut()
             .restore(SimTime::from_secs(now), state.events_run, cal);
+        let variant_changed = !variant_commands.is_empty();
+        commands.extend(variant_commands);
         twin.model.commands = commands;
         twin.model.series = state.series.clone();
         twin.model.seed = rekey.unwrap_or(state.seed);
@@ -810,11 +872,7 @@ impl<'a> Restore<'a> {
             && wake.stations.is_empty()
             && wake.calendars.is_empty()
             && wake.disruptions.is_empty()
-            && state
-                .stations
-                .iter()
-                .zip(&self.station)
-                .all(|(s, &i)| s.hot.servers.len() == plant.stations[i].capacity as usize)
+            && !variant_changed
             && state
                 .buffers
                 .iter()
@@ -860,6 +918,7 @@ fn fresh_buffer_infinite(twin: &mut Twin, i: usize) -> Option<u16> {
 /// Redraws every pre-drawn future from its residual life (a fork; see the module docs).
 fn redraw_residuals(
     cfg: &Compiled,
+    times: &[Vec<(u32, Distribution, f64)>],
     now: f64,
     calendar: &mut [Scheduled<Event>],
     stations: &mut [Option<StationHot>],
@@ -878,7 +937,7 @@ fn redraw_residuals(
                     continue;
                 }
                 let remaining = srv.phase_end - now;
-                let r = redraw_phase(cfg, s as usize, k as usize, st, remaining);
+                let r = redraw_phase(cfg, times, s as usize, k as usize, st, remaining);
                 let srv = &mut st.servers[k as usize];
                 srv.phase_end = now + r;
                 srv.phase_end
@@ -927,7 +986,7 @@ fn redraw_residuals(
         for k in 0..st.servers.len() {
             if st.servers[k].suspended && matches!(st.servers[k].phase, Phase::Setup | Phase::Busy) {
                 let remaining = st.servers[k].remaining;
-                st.servers[k].remaining = redraw_phase(cfg, s, k, st, remaining);
+                st.servers[k].remaining = redraw_phase(cfg, times, s, k, st, remaining);
             }
         }
     }
@@ -935,7 +994,14 @@ fn redraw_residuals(
 
 /// Redraws the rest of server (s, k)'s setup or operation, of which `remaining` was left;
 /// returns the new remaining time [s] and updates the drawn totals.
-fn redraw_phase(cfg: &Compiled, s: usize, k: usize, st: &mut StationHot, remaining: f64) -> f64 {
+fn redraw_phase(
+    cfg: &Compiled,
+    times: &[Vec<(u32, Distribution, f64)>],
+    s: usize,
+    k: usize,
+    st: &mut StationHot,
+    remaining: f64,
+) -> f64 {
     let srv = &st.servers[k];
     let Some(part) = srv.part else { return remaining };
     match srv.phase {
@@ -953,8 +1019,11 @@ fn redraw_phase(cfg: &Compiled, s: usize, k: usize, st: &mut StationHot, remaini
             r
         }
         Phase::Busy => {
-            let step = &cfg.steps[part.gstep as usize];
-            let Some(d): Option<&Distribution> = step.times.iter().find(|t| t.0 as usize == s).map(|t| &t.1) else {
+            let Some(d) = times[part.gstep as usize]
+                .iter()
+                .find(|t| t.0 as usize == s)
+                .map(|t| &t.1)
+            else {
                 return remaining;
             };
             // Simulated time = work × scale / speed (as when the operation started).
@@ -1164,4 +1233,101 @@ pub fn save(path: &std::path::Path, state: &TwinState) -> Result<(), StateFileEr
         let _ = std::fs::remove_file(&tmp);
         io(e)
     })
+}
+
+/// Serde for [`Distribution`] (the engine's, without serde): one tagged table per family.
+pub(crate) mod distribution {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use twinworks_engine::Distribution;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "dist", rename_all = "snake_case")]
+    enum Def {
+        Constant {
+            value: f64,
+        },
+        Uniform {
+            min: f64,
+            max: f64,
+        },
+        Triangular {
+            min: f64,
+            mode: f64,
+            max: f64,
+        },
+        Exponential {
+            mean: f64,
+        },
+        Normal {
+            mean: f64,
+            sd: f64,
+        },
+        Lognormal {
+            mean: f64,
+            sd: f64,
+        },
+        Gamma {
+            shape: f64,
+            scale: f64,
+        },
+        Weibull {
+            shape: f64,
+            scale: f64,
+        },
+        Empirical {
+            values: Vec<f64>,
+            cdf: Vec<f64>,
+            continuous: bool,
+        },
+    }
+
+    pub fn serialize<S: Serializer>(d: &Distribution, s: S) -> Result<S::Ok, S::Error> {
+        use Distribution as D;
+        let def = match d.clone() {
+            D::Constant { value } => Def::Constant { value },
+            D::Uniform { min, max } => Def::Uniform { min, max },
+            D::Triangular { min, mode, max } => Def::Triangular { min, mode, max },
+            D::Exponential { mean } => Def::Exponential { mean },
+            D::Normal { mean, sd } => Def::Normal { mean, sd },
+            D::Lognormal { mean, sd } => Def::Lognormal { mean, sd },
+            D::Gamma { shape, scale } => Def::Gamma { shape, scale },
+            D::Weibull { shape, scale } => Def::Weibull { shape, scale },
+            D::Empirical {
+                values,
+                cdf,
+                continuous,
+            } => Def::Empirical {
+                values,
+                cdf,
+                continuous,
+            },
+            other => return Err(serde::ser::Error::custom(format!("cannot save distribution {other:?}"))),
+        };
+        def.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Distribution, D::Error> {
+        use Distribution as X;
+        let dist = match Def::deserialize(d)? {
+            Def::Constant { value } => X::Constant { value },
+            Def::Uniform { min, max } => X::Uniform { min, max },
+            Def::Triangular { min, mode, max } => X::Triangular { min, mode, max },
+            Def::Exponential { mean } => X::Exponential { mean },
+            Def::Normal { mean, sd } => X::Normal { mean, sd },
+            Def::Lognormal { mean, sd } => X::Lognormal { mean, sd },
+            Def::Gamma { shape, scale } => X::Gamma { shape, scale },
+            Def::Weibull { shape, scale } => X::Weibull { shape, scale },
+            Def::Empirical {
+                values,
+                cdf,
+                continuous,
+            } => X::Empirical {
+                values,
+                cdf,
+                continuous,
+            },
+        };
+        dist.validate().map_err(serde::de::Error::custom)?;
+        Ok(dist)
+    }
 }

@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use twinworks_engine::replication_seed;
+use twinworks_engine::{Distribution, SimTime, replication_seed};
 use twinworks_twins::kpi::collect;
 use twinworks_twins::prelude::*;
 use twinworks_twins::sim::Command;
+use twinworks_twins::state::{Restorable, Streams, TwinState};
 
 const CELL: &str = "../scenarios/samples/machining_cell.toml";
 
@@ -42,7 +43,7 @@ fn variants_applied_as_commands_equal_the_reparsed_variants() {
     let base = plant(&text);
     let station = |n: &str| index(base.stations.iter().map(|s| s.name.clone()), n);
     let buffer = |n: &str| index(base.buffers.iter().map(|b| b.name.clone()), n);
-    let cases: Vec<(&str, String, Vec<Command>)> = vec![
+    let mut cases: Vec<(&str, String, Vec<Command>)> = vec![
         (
             "bigger buffers",
             text.replacen(
@@ -64,6 +65,20 @@ fn variants_applied_as_commands_equal_the_reparsed_variants() {
             }],
         ),
     ];
+    let product = |n: &str| index(base.products.iter().map(|p| p.name.clone()), n);
+    cases.push((
+        "a slower mill for flanges",
+        text.replacen(
+            "Flange = { dist = \"lognormal\", mean = \"9min\", sd = \"1min\" }",
+            "Flange = { dist = \"lognormal\", mean = \"10min\", sd = \"1min\" }",
+            1,
+        ),
+        vec![Command::SetProcessTime {
+            station: station("Mill"),
+            product: Some(product("Flange")),
+            time: Distribution::Lognormal { mean: 600.0, sd: 60.0 },
+        }],
+    ));
     let cfg_base = Arc::new(Compiled::new(base.clone()));
     let unchanged = report(cfg_base.clone(), &[]);
     for (name, variant_text, commands) in cases {
@@ -76,4 +91,50 @@ fn variants_applied_as_commands_equal_the_reparsed_variants() {
             "{name}: commands and the re-parsed variant differ"
         );
     }
+}
+
+#[test]
+fn a_state_keeps_the_parameters_commands_set() {
+    let text = std::fs::read_to_string(CELL).expect("sample");
+    let cfg = Arc::new(Compiled::new(plant(&text)));
+    let mill = index(cfg.plant.stations.iter().map(|s| s.name.clone()), "Mill");
+    let commands = [
+        Command::SetProcessTime {
+            station: mill,
+            product: None,
+            time: Distribution::Exponential { mean: 500.0 },
+        },
+        Command::SetScrap {
+            station: mill,
+            probability: 0.05,
+        },
+        Command::SetCapacity {
+            station: mill,
+            servers: 2,
+        },
+    ];
+    let seed = replication_seed(1, 0);
+    let run = |twin: &mut Twin| {
+        twin.run_until(SimTime::from_secs(4.0 * 86400.0));
+        serde_json::to_value(collect(twin, 0, seed)).expect("report")
+    };
+    let mut unbroken = build_twin(cfg.clone(), seed);
+    unbroken.model.commands.extend_from_slice(&commands);
+    let want = run(&mut unbroken);
+    let mut first = build_twin(cfg.clone(), seed);
+    first.model.commands.extend_from_slice(&commands);
+    first.run_until(SimTime::from_secs(86400.0));
+    let json = serde_json::to_string(&first.state()).expect("state serializes");
+    let state: TwinState = serde_json::from_str(&json).expect("state parses");
+    let milled: Vec<&str> = state.process_times.iter().map(|p| p.product.as_str()).collect();
+    assert_eq!(
+        milled,
+        ["Flange", "Bracket"],
+        "the mill's changed times (the products it makes) are saved"
+    );
+    let mut restored = Twin::restore(cfg, &state, Streams::Continue).expect("fits");
+    assert!(
+        run(&mut restored) == want,
+        "the restored twin keeps the commanded parameters"
+    );
 }

@@ -25,12 +25,31 @@ impl Model for PlantSim {
     type Event = Event;
 
     fn run_batch(&mut self, world: &mut World, kernel: &mut Kernel<Event>) {
+        // Process-time changes first: the handlers read the twin's times through a shared
+        // borrow for the whole batch (they only affect operations started later).
+        if self
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::SetProcessTime { .. }))
+        {
+            let mut rest = Vec::with_capacity(self.commands.len());
+            for c in std::mem::take(&mut self.commands) {
+                match c {
+                    Command::SetProcessTime { station, product, time } => {
+                        self.set_process_time(station, product, &time)
+                    }
+                    other => rest.push(other),
+                }
+            }
+            self.commands = rest;
+        }
         let Ok((sq, bq, soq, siq, plant)) = self.state.get_mut(world) else {
             return;
         };
         let cfg: &Compiled = &self.cfg;
         let mut ctx = Ctx {
             cfg,
+            times: &self.times,
             now: kernel.now().secs(),
             st: slots(
                 sq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
@@ -107,6 +126,7 @@ fn slots<'w, T>(items: impl Iterator<Item = (u32, &'w mut T)>, n: usize) -> Vec<
 
 struct Ctx<'w, 'k> {
     cfg: &'w Compiled,
+    times: &'w [Vec<(u32, Distribution, f64)>],
     now: f64,
     st: Vec<&'w mut StationHot>,
     bu: Vec<&'w mut BufferHot>,
@@ -442,11 +462,11 @@ impl Ctx<'_, '_> {
         let cfg = self.cfg;
         let st = &mut *self.st[s];
         let step = &cfg.steps[part.gstep as usize];
+        let times = &self.times[part.gstep as usize];
         let dist = if step.single == s as u32 {
-            &step.times[0].1
+            &times[0].1
         } else {
-            &step
-                .times
+            &times
                 .iter()
                 .find(|(x, _, _)| *x as usize == s)
                 .expect("station is an alternative of the step")
@@ -528,13 +548,11 @@ impl Ctx<'_, '_> {
         let st = &mut *self.st[s];
         let part = st.servers[k].part.expect("a finished operation has a part");
         let step = &cfg.steps[part.gstep as usize];
+        let times = &self.times[part.gstep as usize];
         let mean = if step.single == s as u32 {
-            step.times[0].2
+            times[0].2
         } else {
-            step.times
-                .iter()
-                .find(|(x, _, _)| *x as usize == s)
-                .map_or(0.0, |t| t.2)
+            times.iter().find(|(x, _, _)| *x as usize == s).map_or(0.0, |t| t.2)
         };
         st.stats.ops_done += 1;
         st.stats.ideal_s += mean;
@@ -715,11 +733,10 @@ impl Ctx<'_, '_> {
         let g = part.gstep as usize;
         let step = &cfg.steps[g];
         let order = (part.order != NO_ORDER).then(|| &cfg.plant.orders[part.order as usize]);
-        let mean = step
-            .times
+        let mean = self.times[g]
             .iter()
             .find(|t| t.0 as usize == s)
-            .map_or(step.times[0].2, |t| t.2);
+            .map_or(self.times[g][0].2, |t| t.2);
         let family = cfg.family[part.product as usize];
         let next_queue = if step.last {
             0
@@ -1275,6 +1292,8 @@ impl Ctx<'_, '_> {
                     st.stats.ops_done = count;
                 }
             }
+            // Applied before the batch (see `run_batch`).
+            Command::SetProcessTime { .. } => {}
             Command::SetProcessScale { station, scale } => {
                 if let Some(st) = self.st.get_mut(station as usize)
                     && scale.is_finite()
