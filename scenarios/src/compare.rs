@@ -26,7 +26,8 @@ use serde::Serialize;
 use twinworks_engine::{Interval, student_t_quantile};
 use twinworks_twins::kpi::{RunReport, flatten_report};
 use twinworks_twins::prelude::*;
-use twinworks_twins::runner::run_replication;
+use twinworks_twins::runner::run_replication_with;
+use twinworks_twins::sim::{Command, commands_between};
 
 use crate::study_file::{Replications, Study};
 
@@ -48,7 +49,7 @@ fn variant_seed(seed: u64, v: usize, crn: bool) -> u64 {
 /// Runs replications `from..to` of every variant, in parallel, in a deterministic order.
 fn run_cells(
     study: &Study,
-    cfgs: &[Arc<Compiled>],
+    cfgs: &[(Arc<Compiled>, Vec<Command>)],
     from: u32,
     to: u32,
     progress: &(dyn Fn(usize) + Sync),
@@ -59,7 +60,8 @@ fn run_cells(
         .map(|&(v, r)| {
             let mut settings = study.variants[v].plant.run;
             settings.seed = variant_seed(study.seed, v, study.crn);
-            let rep = run_replication(cfgs[v].clone(), r, &settings, None, &|_| {});
+            let (cfg, commands) = &cfgs[v];
+            let rep = run_replication_with(cfg.clone(), r, &settings, commands, None, &|_| {});
             progress(1);
             rep
         })
@@ -113,10 +115,17 @@ pub const MAX_RANKING_REPLICATIONS: u32 = 2_000;
 /// Runs the study: replications as the study asks (fixed, to a target precision, and as many
 /// as the ranking procedure needs). `progress(n)` counts finished runs.
 pub fn run_study(study: &Study, progress: &(dyn Fn(usize) + Sync)) -> Result<(StudyRuns, Option<Selection>), RunError> {
-    let cfgs: Vec<Arc<Compiled>> = study
+    // A variant that only changes values commands set runs as commands on twins of the base
+    // plant (no re-parse, no compile per variant); any other gets its own compiled plant.
+    let base = &study.variants[0].plant;
+    let base_cfg = Arc::new(Compiled::new(base.clone()));
+    let cfgs: Vec<(Arc<Compiled>, Vec<Command>)> = study
         .variants
         .iter()
-        .map(|v| Arc::new(Compiled::new(v.plant.clone())))
+        .map(|v| match commands_between(base, &v.plant) {
+            Some(commands) => (base_cfg.clone(), commands),
+            None => (Arc::new(Compiled::new(v.plant.clone())), Vec::new()),
+        })
         .collect();
     let mut reports = match &study.replications {
         Replications::Fixed(n) => run_cells(study, &cfgs, 0, *n, progress)?,

@@ -20,7 +20,7 @@ pub type FamilyId = usize;
 pub type SinkId = usize;
 
 /// A whole plant: equipment, products, calendars, orders and run settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlantModel {
     /// The plant's display name.
     pub name: String,
@@ -184,7 +184,7 @@ impl Setups {
 }
 
 /// A station: `capacity` identical parallel servers fed from one input buffer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Station {
     /// Unique name (also the key of its random streams).
     pub name: String,
@@ -211,7 +211,7 @@ pub struct Station {
 }
 
 /// A buffer (a queue with a capacity).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Buffer {
     /// Unique name.
     pub name: String,
@@ -224,7 +224,7 @@ pub struct Buffer {
 }
 
 /// What a source does.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SourceKind {
     /// Parts arrive one at a time with random interarrival times [s].
     Arrivals {
@@ -240,7 +240,7 @@ pub enum SourceKind {
 }
 
 /// A source of parts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Source {
     /// Unique name (also the key of its random stream).
     pub name: String,
@@ -249,14 +249,14 @@ pub struct Source {
 }
 
 /// A sink where parts leave the plant.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sink {
     /// Unique name.
     pub name: String,
 }
 
 /// One step of a routing.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     /// Stations that can do this step (alternatives; at least one).
     pub stations: Vec<StationId>,
@@ -265,7 +265,7 @@ pub struct Step {
 }
 
 /// A product and its routing.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Product {
     /// Unique name.
     pub name: String,

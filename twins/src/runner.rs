@@ -13,7 +13,7 @@ use twinworks_engine::{SimTime, StopReason, replication_seed};
 
 use crate::kpi::{RunReport, SeriesPoint, collect};
 use crate::plant::{Horizon, PlantModel, RunSettings, Warmup};
-use crate::sim::{Compiled, PlantSim, Twin, build_twin};
+use crate::sim::{Command, Compiled, PlantSim, Twin, build_twin};
 use crate::state::{Restorable, StateError, Streams, TwinState};
 use crate::trace::TraceWriter;
 
@@ -209,8 +209,22 @@ pub fn run_replication(
     trace: Option<TraceWriter>,
     progress: &dyn Fn(f64),
 ) -> Result<RunReport, RunError> {
+    run_replication_with(cfg, rep, settings, &[], trace, progress)
+}
+
+/// [`run_replication`] with `commands` applied before time 0's events (a study variant that
+/// only changes parameters; see [`crate::sim::commands_between`]).
+pub fn run_replication_with(
+    cfg: Arc<Compiled>,
+    rep: u32,
+    settings: &RunSettings,
+    commands: &[Command],
+    trace: Option<TraceWriter>,
+    progress: &dyn Fn(f64),
+) -> Result<RunReport, RunError> {
     let seed = replication_seed(settings.seed, rep as u64);
-    let twin = build_twin(cfg, seed);
+    let mut twin = build_twin(cfg, seed);
+    twin.model.commands.extend_from_slice(commands);
     finish_run(twin, RunProgress::new(rep, settings), settings, trace, progress)
 }
 

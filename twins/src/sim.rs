@@ -925,3 +925,72 @@ impl PlantSim {
         p.stats_since = now;
     }
 }
+
+/// The commands that turn a twin of `base` into one of `variant`, when the two plants differ
+/// only in values commands set: station capacities, scrap probabilities and process times,
+/// buffer capacities (run settings aside). `None` when anything else differs (an element added,
+/// a routing or a failure model changed): such a variant needs its own compiled plant.
+///
+/// A study runs such variants as commands on twins of the base plant, so that a variant costs
+/// no re-parse and no compile, only the commands.
+pub fn commands_between(base: &PlantModel, variant: &PlantModel) -> Option<Vec<Command>> {
+    if base.stations.len() != variant.stations.len()
+        || base.buffers.len() != variant.buffers.len()
+        || base.products.len() != variant.products.len()
+    {
+        return None;
+    }
+    let mut patched = base.clone();
+    patched.run = variant.run;
+    let mut out = Vec::new();
+    for (i, (b, v)) in base.stations.iter().zip(&variant.stations).enumerate() {
+        if b.capacity != v.capacity {
+            out.push(Command::SetCapacity {
+                station: i as u32,
+                servers: v.capacity,
+            });
+            patched.stations[i].capacity = v.capacity;
+        }
+        if b.scrap != v.scrap {
+            out.push(Command::SetScrap {
+                station: i as u32,
+                probability: v.scrap,
+            });
+            patched.stations[i].scrap = v.scrap;
+        }
+        if b.process_time != v.process_time || b.process_times != v.process_times {
+            for (p, prod) in base.products.iter().enumerate() {
+                let steps: Vec<usize> = (0..prod.routing.len())
+                    .filter(|&k| prod.routing[k].stations.contains(&i))
+                    .collect();
+                if steps.is_empty() {
+                    continue;
+                }
+                // A step's own time is not the station's: leave such products to a re-parse.
+                if steps.iter().any(|&k| prod.routing[k].time.is_some()) {
+                    return None;
+                }
+                let (old, new) = (base.process_time(p, steps[0], i), variant.process_time(p, steps[0], i));
+                if old != new {
+                    out.push(Command::SetProcessTime {
+                        station: i as u32,
+                        product: Some(p as u32),
+                        time: new.clone(),
+                    });
+                }
+            }
+            patched.stations[i].process_time = v.process_time.clone();
+            patched.stations[i].process_times = v.process_times.clone();
+        }
+    }
+    for (i, (b, v)) in base.buffers.iter().zip(&variant.buffers).enumerate() {
+        if b.capacity != v.capacity {
+            out.push(Command::SetBufferCapacity {
+                buffer: i as u32,
+                capacity: v.capacity,
+            });
+            patched.buffers[i].capacity = v.capacity;
+        }
+    }
+    (patched == *variant).then_some(out)
+}

@@ -138,3 +138,27 @@ fn a_state_keeps_the_parameters_commands_set() {
         "the restored twin keeps the commanded parameters"
     );
 }
+
+#[test]
+fn a_variant_of_values_is_commands_and_a_structural_one_is_not() {
+    use twinworks_twins::sim::commands_between;
+    let text = std::fs::read_to_string(CELL).expect("sample");
+    let base = plant(&text);
+    let mill = index(base.stations.iter().map(|s| s.name.clone()), "Mill");
+    let bigger = plant(&text.replacen("name = \"Mill\"\n", "name = \"Mill\"\ncapacity = 2\n", 1));
+    assert_eq!(
+        commands_between(&base, &bigger),
+        Some(vec![Command::SetCapacity {
+            station: mill,
+            servers: 2,
+        }])
+    );
+    assert_eq!(commands_between(&base, &base), Some(vec![]));
+    // Energy rates are no command: such a variant is compiled on its own.
+    let rerouted = plant(&text.replacen("energy_kw = { busy = 2.0", "energy_kw = { busy = 2.5", 1));
+    assert_eq!(
+        commands_between(&base, &rerouted),
+        None,
+        "energy rates are not commands (yet)"
+    );
+}
