@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Write the trace of replication 1 (one row per operation, setup, breakdown, off-shift).
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// With --trace: also write every interval a server spends in one state (busy, setup,
+    /// idle, blocked, down, off shift).
+    #[arg(long, requires = "trace")]
+    trace_states: bool,
     /// With --save-state: run to this simulated time ("2d", "36h") and save the state there.
     #[arg(long, requires = "save_state")]
     at: Option<String>,
@@ -144,6 +148,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_INPUT);
     }
     opts.trace = args.trace.clone();
+    opts.trace_states = args.trace_states;
     if let Some(path) = &args.save_state {
         return save_state(&plant, &opts, &args, path);
     }
@@ -292,7 +297,7 @@ fn continue_state(
     let cfg = std::sync::Arc::new(Compiled::new(plant.clone()));
     let trace = match &args.trace {
         Some(p) => match twinworks_twins::trace::TraceWriter::create(p, cfg.clone()) {
-            Ok(t) => Some(t),
+            Ok(t) => Some(Box::new(t.with_states(args.trace_states)) as Box<dyn twinworks_twins::trace::TraceSink>),
             Err(e) => {
                 eprintln!("error: trace {}: {e}", p.display());
                 return ExitCode::from(EXIT_RUN);

@@ -32,6 +32,7 @@ fn run(plant: &PlantModel, seed: u64, reps: u32, horizon_s: f64, warmup_s: f64) 
         },
         threads: None,
         trace: None,
+        trace_states: false,
     };
     run_replications(plant, &opts, &|_, _| {}).expect("run succeeds")
 }

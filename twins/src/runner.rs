@@ -15,7 +15,7 @@ use crate::kpi::{RunReport, SeriesPoint, collect};
 use crate::plant::{Horizon, PlantModel, RunSettings, Warmup};
 use crate::sim::{Command, Compiled, PlantSim, Twin, build_twin};
 use crate::state::{Restorable, StateError, Streams, TwinState};
-use crate::trace::TraceWriter;
+use crate::trace::{TraceSink, TraceWriter};
 
 /// Settings of a run; start from the plant's `[run]` and override what the user asked for.
 #[derive(Clone, Debug)]
@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Write the trace of replication 0 here.
     pub trace: Option<PathBuf>,
+    /// Also write every accounting-state interval to the trace.
+    pub trace_states: bool,
 }
 
 impl RunOptions {
@@ -35,6 +37,7 @@ impl RunOptions {
             settings: plant.run,
             threads: None,
             trace: None,
+            trace_states: false,
         }
     }
 }
@@ -206,7 +209,7 @@ pub fn run_replication(
     cfg: Arc<Compiled>,
     rep: u32,
     settings: &RunSettings,
-    trace: Option<TraceWriter>,
+    trace: Option<Box<dyn TraceSink>>,
     progress: &dyn Fn(f64),
 ) -> Result<RunReport, RunError> {
     run_replication_with(cfg, rep, settings, &[], trace, progress)
@@ -219,7 +222,7 @@ pub fn run_replication_with(
     rep: u32,
     settings: &RunSettings,
     commands: &[Command],
-    trace: Option<TraceWriter>,
+    trace: Option<Box<dyn TraceSink>>,
     progress: &dyn Fn(f64),
 ) -> Result<RunReport, RunError> {
     let seed = replication_seed(settings.seed, rep as u64);
@@ -254,7 +257,7 @@ pub fn run_from_state(
     state: &TwinState,
     streams: Streams,
     settings: &RunSettings,
-    trace: Option<TraceWriter>,
+    trace: Option<Box<dyn TraceSink>>,
     progress: &dyn Fn(f64),
 ) -> Result<RunReport, RunError> {
     let prog = state.run.clone().unwrap_or_else(|| {
@@ -271,7 +274,7 @@ fn finish_run(
     mut twin: Twin,
     mut prog: RunProgress,
     settings: &RunSettings,
-    trace: Option<TraceWriter>,
+    trace: Option<Box<dyn TraceSink>>,
     progress: &dyn Fn(f64),
 ) -> Result<RunReport, RunError> {
     twin.model.trace = trace;
@@ -374,13 +377,15 @@ pub fn run_replications(
     progress: &(dyn Fn(u32, f64) + Sync),
 ) -> Result<Vec<RunReport>, RunError> {
     let cfg = Arc::new(Compiled::new(plant.clone()));
-    let trace = match &opts.trace {
-        Some(path) => Some(
-            TraceWriter::create(path, cfg.clone()).map_err(|source| RunError::Trace {
-                path: path.clone(),
-                source,
-            })?,
-        ),
+    let trace: Option<Box<dyn TraceSink>> = match &opts.trace {
+        Some(path) => Some(Box::new(
+            TraceWriter::create(path, cfg.clone())
+                .map_err(|source| RunError::Trace {
+                    path: path.clone(),
+                    source,
+                })?
+                .with_states(opts.trace_states),
+        )),
         None => None,
     };
     let trace = std::sync::Mutex::new(trace);

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use twinworks_engine::{BatchMeans, Distribution, RngStream, SimTime, Simulation, StreamKey, Tally, TimeWeighted};
 
 use crate::plant::{FailureBasis, PlantModel, SourceKind};
-use crate::trace::TraceWriter;
+use crate::trace::TraceSink;
 
 /// "No order" in [`Part::order`].
 pub const NO_ORDER: u32 = u32::MAX;
@@ -558,7 +558,7 @@ pub struct PlantSim {
     pub seed: u64,
     state: HotState,
     /// Where operation intervals are streamed, if a trace was asked for.
-    pub trace: Option<TraceWriter>,
+    pub trace: Option<Box<dyn TraceSink>>,
     /// Stop when this many good parts have left since the last reset.
     pub stop_at_exits: Option<u64>,
     /// Throughput and WIP over time, filled by the runner between batches.
@@ -873,6 +873,7 @@ impl PlantSim {
     pub fn close_open_intervals(&mut self, world: &mut World, now: f64) {
         use crate::trace::{TraceKind, TraceRow};
         let Some(trace) = self.trace.as_mut() else { return };
+        let states = trace.wants_states();
         let mut stations: Vec<&StationHot> = world.query::<&StationHot>().iter(world).collect();
         stations.sort_by_key(|s| s.idx);
         for st in stations {
@@ -888,6 +889,9 @@ impl PlantSim {
                         blocked_until: now,
                     });
                 };
+                if states && srv.since < now {
+                    row(TraceKind::State(srv.state), srv.since);
+                }
                 if st.off_shift {
                     row(TraceKind::OffShift, st.off_since);
                 }

@@ -14,6 +14,15 @@
 //! went through, and its order. The file is written to `PATH.partial` and renamed to `PATH` only
 //! when the run finished, so a failed run never leaves a truncated trace behind.
 //!
+//! With states asked for ([`TraceWriter::with_states`], `twin run --trace-states`), every
+//! interval a server spends in one accounting state is a row too, as the time accounting
+//! closes it: `state-busy`, `state-setup`, `state-idle`, `state-blocked`, `state-down`,
+//! `state-off_shift` (no part; `blocked_until_s` = `end_s`). These rows tile each server's
+//! time from the start (or the statistics reset) without gaps.
+//!
+//! Every consumer of the stream is a [`TraceSink`]: the CSV file and the in-memory ring here
+//! are two; a store is another.
+//!
 //! A trace can also be kept in memory ([`TraceWriter::in_memory`]): a ring of the most recent
 //! rows that a reader drains between run calls (the viewer's Gantt chart of a running twin).
 //! Its memory is bounded by the ring's capacity however long the run.
@@ -24,7 +33,33 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::sim::{Compiled, NO_ORDER, Part};
+use crate::sim::{Compiled, NO_ORDER, Part, StateKind};
+
+/// Where the twin streams its operations, setups and state intervals (one trait for the CSV
+/// file, the viewer's in-memory ring, and stores).
+pub trait TraceSink: Send {
+    /// Takes one row (rows come in the order their intervals end).
+    fn write(&mut self, row: &TraceRow);
+    /// Whether it also wants every accounting-state interval ([`TraceKind::State`]); asked
+    /// once per batch of events.
+    fn wants_states(&self) -> bool {
+        false
+    }
+    /// Rows taken so far.
+    fn rows(&self) -> u64;
+    /// Rows held for a reader since the last drain (an in-memory sink); none by default.
+    fn drain(&mut self) -> Vec<TraceRow> {
+        Vec::new()
+    }
+    /// Where the rows go, for messages (empty when nowhere on disk).
+    fn path(&self) -> &Path {
+        Path::new("")
+    }
+    /// The run finished: flush and commit; returns the number of rows.
+    fn finish(self: Box<Self>) -> io::Result<u64>;
+    /// The run failed: drop what was written.
+    fn abandon(self: Box<Self>) {}
+}
 
 /// What a trace row describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +72,8 @@ pub enum TraceKind {
     Down,
     /// Outside the shifts.
     OffShift,
+    /// An interval in one accounting state (only when the sink asks for states).
+    State(StateKind),
 }
 
 impl TraceKind {
@@ -47,6 +84,12 @@ impl TraceKind {
             TraceKind::Setup => "setup",
             TraceKind::Down => "down",
             TraceKind::OffShift => "off-shift",
+            TraceKind::State(StateKind::Busy) => "state-busy",
+            TraceKind::State(StateKind::Setup) => "state-setup",
+            TraceKind::State(StateKind::Idle) => "state-idle",
+            TraceKind::State(StateKind::Blocked) => "state-blocked",
+            TraceKind::State(StateKind::Down) => "state-down",
+            TraceKind::State(StateKind::OffShift) => "state-off_shift",
         }
     }
 }
@@ -76,6 +119,7 @@ pub struct TraceWriter {
     out: Sink,
     rows: u64,
     error: Option<io::Error>,
+    states: bool,
 }
 
 /// Where the rows go.
@@ -109,6 +153,7 @@ impl TraceWriter {
             },
             rows: 0,
             error: None,
+            states: false,
         })
     }
 
@@ -123,12 +168,25 @@ impl TraceWriter {
             },
             rows: 0,
             error: None,
+            states: false,
         }
+    }
+
+    /// Also writes every accounting-state interval (see the module docs).
+    pub fn with_states(mut self, states: bool) -> TraceWriter {
+        self.states = states;
+        self
+    }
+}
+
+impl TraceSink for TraceWriter {
+    fn wants_states(&self) -> bool {
+        self.states
     }
 
     /// Takes the rows held in memory since the last drain, oldest first (at most the ring's
     /// capacity; none for a file trace).
-    pub fn drain(&mut self) -> Vec<TraceRow> {
+    fn drain(&mut self) -> Vec<TraceRow> {
         match &mut self.out {
             Sink::Memory { ring, .. } => ring.drain(..).collect(),
             Sink::File { .. } => Vec::new(),
@@ -136,12 +194,12 @@ impl TraceWriter {
     }
 
     /// Rows written so far (including those a memory trace has dropped or handed out).
-    pub fn rows(&self) -> u64 {
+    fn rows(&self) -> u64 {
         self.rows
     }
 
     /// Writes one row; the first I/O error stops the trace and is reported by [`finish`](Self::finish).
-    pub fn write(&mut self, r: &TraceRow) {
+    fn write(&mut self, r: &TraceRow) {
         if self.error.is_some() {
             return;
         }
@@ -190,22 +248,23 @@ impl TraceWriter {
     }
 
     /// Flushes and moves the file into place; returns the number of rows.
-    pub fn finish(mut self) -> io::Result<u64> {
-        let Sink::File { mut out, partial, path } = self.out else {
-            return Ok(self.rows);
+    fn finish(self: Box<Self>) -> io::Result<u64> {
+        let mut this = *self;
+        let Sink::File { mut out, partial, path } = this.out else {
+            return Ok(this.rows);
         };
-        if let Some(e) = self.error.take() {
+        if let Some(e) = this.error.take() {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
         out.flush()?;
         out.get_ref().sync_all()?;
         std::fs::rename(&partial, &path)?;
-        Ok(self.rows)
+        Ok(this.rows)
     }
 
     /// Where the finished trace goes (empty for a trace in memory).
-    pub fn path(&self) -> &Path {
+    fn path(&self) -> &Path {
         match &self.out {
             Sink::File { path, .. } => path,
             Sink::Memory { .. } => Path::new(""),
@@ -213,7 +272,7 @@ impl TraceWriter {
     }
 
     /// Drops the partial file (a run that failed).
-    pub fn abandon(self) {
+    fn abandon(self: Box<Self>) {
         if let Sink::File { partial, .. } = &self.out {
             let _ = std::fs::remove_file(partial);
         }
@@ -255,7 +314,7 @@ routing = [{ station = "A" }]
         let plant = parse_plant(LINE, Path::new("one.toml")).unwrap();
         let cfg = Arc::new(Compiled::new(plant));
         let mut twin = build_twin(cfg.clone(), 1);
-        twin.model.trace = Some(TraceWriter::in_memory(cfg, 3));
+        twin.model.trace = Some(Box::new(TraceWriter::in_memory(cfg, 3)));
         twin.run_until(SimTime::from_secs(55.0));
         let trace = twin.model.trace.as_mut().unwrap();
         assert_eq!(trace.rows(), 5, "operations end at 10, 20, .., 50");

@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     // in the memory trace; sample KPIs along the way for the trend plots.
     let cfg = Arc::new(Compiled::new(plant.clone()));
     let mut twin = build_twin(cfg.clone(), 1);
-    twin.model.trace = Some(TraceWriter::in_memory(cfg, 1_000_000));
+    twin.model.trace = Some(Box::new(TraceWriter::in_memory(cfg, 1_000_000)));
     let mut samples = Vec::new();
     let mut bars: Vec<Bar> = Vec::new();
     let mut t = 0.0;

@@ -421,7 +421,7 @@ fn sample_interval(horizon_s: Option<f64>) -> f64 {
 
 fn new_twin(cfg: &Arc<Compiled>, seed: u64, bar_capacity: usize) -> Twin {
     let mut twin = build_twin(cfg.clone(), seed);
-    twin.model.trace = Some(TraceWriter::in_memory(cfg.clone(), bar_capacity));
+    twin.model.trace = Some(Box::new(TraceWriter::in_memory(cfg.clone(), bar_capacity)));
     twin
 }
 

@@ -19,7 +19,7 @@ use twinworks_engine::{Kernel, Model, SimTime};
 use super::dispatch::{Candidate, Decision, DecisionKind, Policy};
 use super::*;
 use crate::plant::DisruptionKind;
-use crate::trace::{TraceKind, TraceRow};
+use crate::trace::{TraceKind, TraceRow, TraceSink};
 
 impl Model for PlantSim {
     type Event = Event;
@@ -68,7 +68,8 @@ impl Model for PlantSim {
                 cfg.plant.sinks.len(),
             ),
             plant: plant.into_inner(),
-            trace: self.trace.as_mut(),
+            states: self.trace.as_ref().is_some_and(|t| t.wants_states()),
+            trace: self.trace.as_deref_mut(),
             policy: &mut self.policy,
             kernel,
             stop_at_exits: self.stop_at_exits,
@@ -87,7 +88,8 @@ impl Model for PlantSim {
 }
 
 /// Moves a server's time accounting to its current state (its station is off shift `off`, in an
-/// injected outage `outage`).
+/// injected outage `outage`). Every state change passes through here (a trace that wants state
+/// intervals gets them from [`Ctx::account_traced`]).
 #[inline]
 fn account(srv: &mut Server, off: bool, outage: bool, now: f64) {
     let new = if srv.down || outage {
@@ -133,7 +135,9 @@ struct Ctx<'w, 'k> {
     so: Vec<&'w mut SourceHot>,
     si: Vec<&'w mut SinkHot>,
     plant: &'w mut PlantHot,
-    trace: Option<&'w mut TraceWriter>,
+    trace: Option<&'w mut (dyn TraceSink + 'static)>,
+    /// The trace wants accounting-state intervals.
+    states: bool,
     policy: &'w mut Policy,
     kernel: &'k mut Kernel<Event>,
     stop_at_exits: Option<u64>,
@@ -170,7 +174,24 @@ impl Ctx<'_, '_> {
     fn account(&mut self, s: usize, k: usize) {
         let now = self.now;
         let st = &mut *self.st[s];
+        if self.states {
+            self.account_traced(s, k);
+            return;
+        }
         account(&mut st.servers[k], st.off_shift, st.outage, now);
+    }
+
+    /// [`Ctx::account`] when the trace wants state intervals: the interval the change closes
+    /// becomes a row.
+    #[inline(never)]
+    fn account_traced(&mut self, s: usize, k: usize) {
+        let now = self.now;
+        let st = &mut *self.st[s];
+        let (state, since) = (st.servers[k].state, st.servers[k].since);
+        account(&mut st.servers[k], st.off_shift, st.outage, now);
+        if st.servers[k].state != state && since < now {
+            self.row(TraceKind::State(state), s, k, None, since, now, now);
+        }
     }
 
     #[inline]
@@ -496,7 +517,11 @@ impl Ctx<'_, '_> {
         if cfg.flags[s].busy_failures {
             self.start_busy_clock(s, k);
         }
-        account(&mut self.st[s].servers[k], off, outage, now);
+        if self.states {
+            self.account_traced(s, k);
+        } else {
+            account(&mut self.st[s].servers[k], off, outage, now);
+        }
     }
 
     /// Busy-basis failures: the time to failure runs only while processing.
