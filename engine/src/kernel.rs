@@ -22,7 +22,23 @@ pub struct Kernel<E> {
     until: SimTime,
     budget: u64,
     stop_requested: bool,
+    /// The clock at the last stall check, and the checks since without it moving.
+    check_time: SimTime,
+    still_windows: u64,
+    /// After this many events in a row at one instant the run is stalled.
+    stall_limit: u64,
+    /// The event at which the run stalled (taken out of the calendar: a stalled run is over).
+    stalled: Option<E>,
 }
+
+/// Events in a row at one simulated instant after which a run is declared stalled (a
+/// zero-time loop). At 40 bytes per part queued in such a loop this bounds its memory to tens of
+/// megabytes; [`Kernel::set_stall_limit`] changes it.
+pub const DEFAULT_STALL_EVENTS: u64 = 1 << 20;
+
+/// The clock is checked every this many events (a power of two): the guard costs the hot loop
+/// one mask test per event, and a stall is found within one window of the limit.
+pub const STALL_WINDOW: u64 = 1 << 16;
 
 impl<E> Default for Kernel<E> {
     fn default() -> Self {
@@ -33,6 +49,10 @@ impl<E> Default for Kernel<E> {
             until: SimTime::NEVER,
             budget: 0,
             stop_requested: false,
+            check_time: SimTime::ZERO,
+            still_windows: 0,
+            stall_limit: DEFAULT_STALL_EVENTS,
+            stalled: None,
         }
     }
 }
@@ -92,7 +112,19 @@ impl<E> Kernel<E> {
         self.stop_requested = true;
     }
 
-    /// The next event of this batch, advancing the clock to it; `None` ends the batch.
+    /// Sets how many events in a row at one instant stall a run (rounded up to whole windows
+    /// of [`STALL_WINDOW`] events).
+    pub fn set_stall_limit(&mut self, events: u64) {
+        self.stall_limit = events.max(1);
+    }
+
+    /// The event at which the run stalled, if it did: the model names the element that loops.
+    pub fn stalled(&self) -> Option<&E> {
+        self.stalled.as_ref()
+    }
+
+    /// The next event of this batch, advancing the clock to it; `None` ends the batch (also
+    /// when the run stalls: too many events in a row at one instant).
     #[inline]
     pub fn next_event(&mut self) -> Option<E> {
         if self.stop_requested || self.budget == 0 {
@@ -101,8 +133,28 @@ impl<E> Kernel<E> {
         let s = self.calendar.pop_due(self.until)?;
         self.now = s.time;
         self.events_run += 1;
+        if self.events_run & (STALL_WINDOW - 1) == 0 && self.still(s.time) {
+            self.stalled = Some(s.event);
+            return None;
+        }
         self.budget -= 1;
         Some(s.event)
+    }
+}
+
+impl<E> Kernel<E> {
+    /// A stall check, every [`STALL_WINDOW`] events: whether the clock (now `t`) has not moved
+    /// for the stall limit.
+    #[cold]
+    #[inline(never)]
+    fn still(&mut self, t: SimTime) -> bool {
+        if t.secs() == self.check_time.secs() {
+            self.still_windows += 1;
+        } else {
+            self.check_time = t;
+            self.still_windows = 0;
+        }
+        self.still_windows * STALL_WINDOW >= self.stall_limit
     }
 }
 
@@ -132,6 +184,9 @@ pub enum StopReason {
     Exhausted,
     /// The caller's condition (`run_while`) no longer holds.
     Condition,
+    /// Too many events in a row at one simulated instant: a zero-time loop
+    /// ([`Kernel::stalled`] names the event; [`DEFAULT_STALL_EVENTS`]).
+    Stalled,
 }
 
 /// A world, its model and the kernel that runs it.
@@ -169,11 +224,16 @@ impl<M: Model> Simulation<M> {
     }
 
     fn run_batch(&mut self, until: SimTime, budget: u64) -> StopReason {
+        if self.kernel.stalled.is_some() {
+            return StopReason::Stalled;
+        }
         self.kernel.stop_requested = false;
         self.kernel.until = until;
         self.kernel.budget = budget;
         self.model.run_batch(&mut self.world, &mut self.kernel);
-        if self.kernel.stop_requested {
+        if self.kernel.stalled.is_some() {
+            StopReason::Stalled
+        } else if self.kernel.stop_requested {
             StopReason::Requested
         } else if self.kernel.budget == 0 {
             StopReason::Budget
@@ -220,7 +280,11 @@ impl<M: Model> Simulation<M> {
     pub fn run_while(&mut self, mut cond: impl FnMut(&Self) -> bool) -> StopReason {
         while cond(self) {
             if self.step().is_none() {
-                return StopReason::Exhausted;
+                return if self.kernel.stalled.is_some() {
+                    StopReason::Stalled
+                } else {
+                    StopReason::Exhausted
+                };
             }
             if self.kernel.stop_requested {
                 return StopReason::Requested;
@@ -278,6 +342,36 @@ mod tests {
         assert_eq!(s.now().secs(), 3.5);
         assert_eq!(s.run_until(SimTime::from_secs(4.0)), StopReason::ReachedTime);
         assert_eq!(count(&s), 4);
+    }
+
+    /// A zero-time loop: every event schedules the next at the same instant.
+    struct Looper;
+
+    impl Model for Looper {
+        type Event = u32;
+        fn run_batch(&mut self, _: &mut World, kernel: &mut Kernel<u32>) {
+            while let Some(e) = kernel.next_event() {
+                kernel.schedule_in(SimTime::ZERO, e + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_time_loop_stalls_after_the_limit_in_every_run_call() {
+        let mut s = Simulation::new(World::new(), Looper);
+        s.kernel_mut().set_stall_limit(3 * STALL_WINDOW);
+        s.kernel_mut().schedule_at(SimTime::from_secs(5.0), 0);
+        assert_eq!(s.run_until(SimTime::from_secs(10.0)), StopReason::Stalled);
+        // Checks at events 65,536 (the clock first seen at 5 s), 131,072, 196,608, 262,144.
+        assert_eq!(
+            s.kernel().stalled(),
+            Some(&(4 * STALL_WINDOW as u32 - 1)),
+            "the event it stalled at"
+        );
+        assert_eq!(s.now().secs(), 5.0, "the clock stays where it stalled");
+        assert_eq!(s.run_to_end(), StopReason::Stalled);
+        assert_eq!(s.step(), None);
+        assert_eq!(s.run_while(|_| true), StopReason::Stalled);
     }
 
     #[test]

@@ -71,6 +71,16 @@ pub enum RunError {
     /// A saved state cannot be restored into this plant.
     #[error(transparent)]
     State(#[from] StateError),
+    /// A zero-time loop: too many events in a row at one simulated instant.
+    #[error(
+        "replication {replication} stalled at t = {at}: {limit} events in a row without the clock moving; the last was {what}"
+    )]
+    Stalled {
+        replication: u32,
+        at: SimTime,
+        limit: u64,
+        what: String,
+    },
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
@@ -103,6 +113,7 @@ fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64), pause: S
             StopReason::Requested => break,
             StopReason::Budget => {}
             StopReason::ReachedTime if pause.secs().is_finite() => return Ok(false),
+            StopReason::Stalled => return Err(stall_error(twin, rep)),
             _ => {
                 return Err(RunError::Unreachable {
                     replication: rep,
@@ -127,6 +138,27 @@ fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64), pause: S
     }
     twin.model.stop_at_exits = None;
     Ok(true)
+}
+
+/// The error of a stalled run, naming the element whose event looped.
+fn stall_error(twin: &Twin, rep: u32) -> RunError {
+    RunError::Stalled {
+        replication: rep + 1,
+        at: twin.now(),
+        limit: twinworks_engine::kernel::DEFAULT_STALL_EVENTS,
+        what: twin
+            .kernel()
+            .stalled()
+            .map_or_else(|| "unknown".into(), |e| crate::sim::describe_event(&twin.model.cfg, e)),
+    }
+}
+
+/// Runs until time `t`; a stall is an error.
+fn run_until(twin: &mut Twin, t: SimTime, rep: u32) -> Result<(), RunError> {
+    match twin.run_until(t) {
+        StopReason::Stalled => Err(stall_error(twin, rep)),
+        _ => Ok(()),
+    }
 }
 
 /// Where a replication's run is: what [`advance`] needs to go on from a saved state exactly as
@@ -312,7 +344,7 @@ fn advance(
         match settings.warmup {
             Warmup::None => {}
             Warmup::Time(t) => {
-                twin.run_until(t.min(pause));
+                run_until(twin, t.min(pause), rep)?;
                 if twin.now().secs() < t.secs() {
                     return Ok(false);
                 }
@@ -338,11 +370,11 @@ fn advance(
             for i in prog.chunks_done + 1..=chunks {
                 let t = from + (h.secs() - from) * i as f64 / chunks as f64;
                 if t > pause.secs() {
-                    twin.run_until(pause);
+                    run_until(twin, pause, rep)?;
                     prog.last_point = Some((last_t, last_exits, last_area));
                     return Ok(false);
                 }
-                twin.run_until(SimTime::from_secs(t));
+                run_until(twin, SimTime::from_secs(t), rep)?;
                 // One point per chunk: throughput and time-average WIP over the chunk.
                 let (e, area) = (exits(twin), wip_area(twin));
                 let dt = t - last_t;

@@ -998,3 +998,33 @@ pub fn commands_between(base: &PlantModel, variant: &PlantModel) -> Option<Vec<C
     }
     (patched == *variant).then_some(out)
 }
+
+/// What an event is about, by name ("station 'Mill' server 1: end of a setup or operation"):
+/// for messages such as a stalled run's.
+pub fn describe_event(cfg: &Compiled, e: &Event) -> String {
+    let plant = &cfg.plant;
+    let station = |s: u32| plant.stations.get(s as usize).map_or("?", |x| x.name.as_str());
+    match *e {
+        Event::Start => "the start of the run".into(),
+        Event::Arrival(i) => format!(
+            "an arrival at source '{}'",
+            plant.sources.get(i as usize).map_or("?", |x| x.name.as_str())
+        ),
+        Event::Release(o) => format!(
+            "the release of order '{}'",
+            plant.orders.get(o as usize).map_or("?", |x| x.id.as_str())
+        ),
+        Event::PhaseEnd(s, k, _) => format!(
+            "the end of a setup or operation at station '{}' (server {k})",
+            station(s)
+        ),
+        Event::Fail(s, k, _) => format!("a breakdown of station '{}' (server {k})", station(s)),
+        Event::Repair(s, k) => format!("a repair of station '{}' (server {k})", station(s)),
+        Event::Shift(c) => format!(
+            "a shift change of calendar '{}'",
+            plant.shift_calendars.get(c as usize).map_or("?", |x| x.name.as_str())
+        ),
+        Event::Disruption(i) => format!("injected event #{}", i + 1),
+        Event::OutageEnd(s) => format!("the end of an outage at station '{}'", station(s)),
+    }
+}

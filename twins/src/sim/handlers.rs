@@ -1366,7 +1366,7 @@ impl Ctx<'_, '_> {
     /// Brings station `s` to `n` servers in service (see [`Command::SetCapacity`]).
     fn set_capacity(&mut self, s: usize, n: usize) {
         let in_service = |st: &StationHot| st.servers.iter().filter(|v| !v.retired && !v.retiring).count();
-        let mut have = in_service(&self.st[s]);
+        let mut have = in_service(self.st[s]);
         // Fewer: retire the last servers in service, each when it next frees.
         let mut k = self.st[s].servers.len();
         while have > n && k > 0 {
