@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
         twin.run_until(SimTime::from_secs(t));
         samples.push(TrendSample::of(&take(&mut twin)));
         let rows = twin.model.trace.as_mut().expect("trace").drain();
-        bars.extend(rows.iter().map(Bar::from_trace));
+        bars.extend(rows.iter().filter_map(Bar::from_trace));
     }
     let ops = bars
         .iter()

@@ -62,9 +62,10 @@ pub struct Bar {
 }
 
 impl Bar {
-    /// The bar of a trace row.
-    pub fn from_trace(r: &TraceRow) -> Bar {
-        Bar {
+    /// The bar of a trace row (none for a state-interval row: the Gantt chart draws
+    /// operations, setups, breakdowns and shifts).
+    pub fn from_trace(r: &TraceRow) -> Option<Bar> {
+        Some(Bar {
             station: r.station as u32,
             server: r.server as u32,
             kind: match r.kind {
@@ -72,13 +73,14 @@ impl Bar {
                 TraceKind::Setup => BarKind::Setup,
                 TraceKind::Down => BarKind::Down,
                 TraceKind::OffShift => BarKind::OffShift,
+                TraceKind::State(_) => return None,
             },
             start_s: r.start,
             end_s: r.end,
             part: r.part.map(|p| p.id),
             product: r.part.map(|p| u32::from(p.product)),
             order: r.part.and_then(|p| (p.order != NO_ORDER).then_some(p.order)),
-        }
+        })
     }
 }
 

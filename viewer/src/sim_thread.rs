@@ -382,7 +382,7 @@ impl SimLoop {
     fn publish(&mut self) {
         let mut snapshot = take(&mut self.twin);
         let rows = self.twin.model.trace.as_mut().map(|t| t.drain()).unwrap_or_default();
-        self.pending_bars.extend(rows.iter().map(Bar::from_trace));
+        self.pending_bars.extend(rows.iter().filter_map(Bar::from_trace));
         // Bounded even when the UI stops reading: keep the latest.
         trim_front(&mut self.pending_bars, self.bar_capacity);
         trim_front(&mut self.pending_samples, crate::view_state::TREND_CAPACITY);
