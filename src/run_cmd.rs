@@ -290,6 +290,16 @@ fn continue_state(
     if args.horizon.is_some() {
         settings.horizon = opts.settings.horizon;
     }
+    if let Horizon::Time(h) = settings.horizon
+        && h.secs() <= state.now
+    {
+        eprintln!(
+            "error: {}: the state is at t = {}, not before the horizon {h}",
+            path.display(),
+            twinworks_engine::SimTime::from_secs(state.now)
+        );
+        return ExitCode::from(EXIT_INPUT);
+    }
     let streams = match args.fork {
         Some(f) => Streams::Rekey(f),
         None => Streams::Continue,

@@ -153,6 +153,18 @@ fn a_state_is_refused_by_a_plant_it_does_not_fit_and_accepted_by_other_buffer_si
         "{err}"
     );
 
+    let out = twin(&[
+        "run",
+        "scenarios/samples/flowline.toml",
+        "--state",
+        f,
+        "--horizon",
+        "1000s",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not before the horizon"), "{err}");
+
     std::fs::write(
         dir.join("bad.json"),
         "{\"format\": \"twinworks-state\", \"version\": 1,\n \"seed\": \"x\"}",
