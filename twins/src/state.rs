@@ -25,6 +25,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bevy_ecs::prelude::{Component, World};
 use serde::{Deserialize, Serialize};
 use twinworks_engine::{Calendar, Distribution, Scheduled, SimTime, replication_seed};
 
@@ -247,7 +248,9 @@ pub trait Restorable: Sized {
     fn restore(cfg: Arc<Compiled>, state: &TwinState, streams: Streams) -> Result<Self, StateError>;
 }
 
-fn sorted_by_idx<T: Clone>(mut v: Vec<(u32, T)>) -> Vec<T> {
+/// Copies of every `T` component of `world`, in plant order (`idx` gives an element's index).
+fn by_idx<T: Component + Clone>(world: &mut World, idx: impl Fn(&T) -> u32) -> Vec<T> {
+    let mut v: Vec<(u32, T)> = world.query::<&T>().iter(world).map(|c| (idx(c), c.clone())).collect();
     v.sort_by_key(|x| x.0);
     v.into_iter().map(|x| x.1).collect()
 }
@@ -273,34 +276,10 @@ impl Restorable for Twin {
             .collect();
         calendar.sort_by_key(|e| e.seq);
         let world = &mut self.world;
-        let st = sorted_by_idx(
-            world
-                .query::<&StationHot>()
-                .iter(world)
-                .map(|c| (c.idx, c.clone()))
-                .collect(),
-        );
-        let bu = sorted_by_idx(
-            world
-                .query::<&BufferHot>()
-                .iter(world)
-                .map(|c| (c.idx, c.clone()))
-                .collect(),
-        );
-        let so = sorted_by_idx(
-            world
-                .query::<&SourceHot>()
-                .iter(world)
-                .map(|c| (c.idx, c.clone()))
-                .collect(),
-        );
-        let si = sorted_by_idx(
-            world
-                .query::<&SinkHot>()
-                .iter(world)
-                .map(|c| (c.idx, c.clone()))
-                .collect(),
-        );
+        let st = by_idx(world, |c: &StationHot| c.idx);
+        let bu = by_idx(world, |c: &BufferHot| c.idx);
+        let so = by_idx(world, |c: &SourceHot| c.idx);
+        let si = by_idx(world, |c: &SinkHot| c.idx);
         TwinState {
             format: FORMAT.into(),
             version: VERSION,
@@ -646,6 +625,9 @@ impl<'a> Restore<'a> {
         // The fresh twin's components already hold streams keyed by the new seed (a fork) and
         // the plant's new elements; the state's elements overwrite the rest.
         let mut twin = build_twin(cfg.clone(), rekey.unwrap_or(state.seed));
+        let fresh_stations = by_idx(&mut twin.world, |c: &StationHot| c.idx);
+        let fresh_buffers = by_idx(&mut twin.world, |c: &BufferHot| c.idx);
+        let fresh_sources = by_idx(&mut twin.world, |c: &SourceHot| c.idx);
         let now = state.now;
         let next_seq = state.next_seq;
 
@@ -665,12 +647,12 @@ impl<'a> Restore<'a> {
                 }
             }
             if rekey.is_some() {
-                let fresh = fresh_station(&mut twin, i);
-                hot.rng_process = fresh.rng_process;
-                hot.rng_setup = fresh.rng_setup;
-                hot.rng_scrap = fresh.rng_scrap;
-                hot.rng_fail = fresh.rng_fail;
-                hot.rng_repair = fresh.rng_repair;
+                let fresh = &fresh_stations[i];
+                hot.rng_process = fresh.rng_process.clone();
+                hot.rng_setup = fresh.rng_setup.clone();
+                hot.rng_scrap = fresh.rng_scrap.clone();
+                hot.rng_fail = fresh.rng_fail.clone();
+                hot.rng_repair = fresh.rng_repair.clone();
             }
             // A variant's capacity and scrap apply where no command had changed the saved
             // plant's: more servers start now, fewer retire after their current part.
@@ -691,7 +673,7 @@ impl<'a> Restore<'a> {
             let i = self.buffer[bi];
             let mut hot = rec.hot.clone();
             hot.idx = i as u32;
-            hot.infinite = fresh_buffer_infinite(&mut twin, i);
+            hot.infinite = fresh_buffers[i].infinite;
             if plant.buffers[i].capacity != rec.capacity {
                 hot.capacity = cfg.buffer_cap[i];
             }
@@ -712,9 +694,9 @@ impl<'a> Restore<'a> {
                 hot.blocked = Some(self.part(p)?);
             }
             if rekey.is_some() {
-                let fresh = fresh_source(&mut twin, i);
-                hot.rng = fresh.rng;
-                hot.rng_mix = fresh.rng_mix;
+                let fresh = &fresh_sources[i];
+                hot.rng = fresh.rng.clone();
+                hot.rng_mix = fresh.rng_mix.clone();
             }
             sources[i] = Some(hot);
         }
@@ -883,36 +865,6 @@ impl<'a> Restore<'a> {
         }
         Ok(twin)
     }
-}
-
-fn fresh_station(twin: &mut Twin, i: usize) -> StationHot {
-    let world = &mut twin.world;
-    world
-        .query::<&StationHot>()
-        .iter(world)
-        .find(|c| c.idx as usize == i)
-        .expect("one station component per station")
-        .clone()
-}
-
-fn fresh_source(twin: &mut Twin, i: usize) -> SourceHot {
-    let world = &mut twin.world;
-    world
-        .query::<&SourceHot>()
-        .iter(world)
-        .find(|c| c.idx as usize == i)
-        .expect("one source component per source")
-        .clone()
-}
-
-fn fresh_buffer_infinite(twin: &mut Twin, i: usize) -> Option<u16> {
-    let world = &mut twin.world;
-    world
-        .query::<&BufferHot>()
-        .iter(world)
-        .find(|c| c.idx as usize == i)
-        .expect("one buffer component per buffer")
-        .infinite
 }
 
 /// Redraws every pre-drawn future from its residual life (a fork; see the module docs).
