@@ -106,11 +106,14 @@ impl DispatchPolicy for Logged {
     }
 }
 
-fn reserved_run(text: &str, station: usize, part: u64, until: f64) -> (Vec<u64>, u64) {
+/// Runs `text` to `until` with server 0 of `station` held for `part` (from the start, or only
+/// once it has started its first part); returns the log of the station's starts and deadlocks
+/// (`u64::MAX`), and the deviations counted.
+fn reserved_run(text: &str, station: usize, part: u64, until: f64, after_first: bool) -> (Vec<u64>, u64) {
     let cfg = compiled(text);
     let mut twin = build_twin(cfg, 1);
     let log = Arc::new(Mutex::new(Vec::new()));
-    twin.model.policy = Policy::External(Box::new(Logged {
+    let logged = Logged {
         inner: Reserve {
             station,
             server: 0,
@@ -118,7 +121,15 @@ fn reserved_run(text: &str, station: usize, part: u64, until: f64) -> (Vec<u64>,
             deadlocks: 0,
         },
         log: log.clone(),
-    }));
+    };
+    twin.model.policy = Policy::External(if after_first {
+        Box::new(HoldAfterFirst {
+            inner: logged,
+            armed: false,
+        })
+    } else {
+        Box::new(logged)
+    });
     twin.run_until(SimTime::from_secs(until));
     let deviations = twin
         .world
@@ -147,7 +158,7 @@ process_time = { dist = "constant", value = "10s" }
 name = "Job"
 routing = [{ station = "Press" }]
 "#;
-    let (log, deviations) = reserved_run(text, 0, 3, 45.0);
+    let (log, deviations) = reserved_run(text, 0, 3, 45.0, false);
     assert_eq!(log, vec![3, 0, 1, 2, 4], "start order at the reserved server");
     assert_eq!(deviations, 0);
 }
@@ -177,35 +188,13 @@ process_time = { dist = "constant", value = "5s" }
 name = "Job"
 routing = [{ station = "Saw" }, { station = "Press" }]
 "#;
-    let (log, deviations) = reserved_run(text, 1, 1, 30.0);
+    let (log, deviations) = reserved_run(text, 1, 1, 30.0, false);
     assert_eq!(deviations, 0);
     assert_eq!(&log[..3], &[1, 0, 2]);
     // Held for part 2 once it has started part 0: part 1 fills the buffer while the press
     // works, part 2 then blocks the saw behind it. When the press frees, only it could make
     // room for part 2, and it waits for part 2: a deadlock, detected; it takes part 1.
-    let cfg = compiled(text);
-    let mut twin = build_twin(cfg, 1);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    twin.model.policy = Policy::External(Box::new(HoldAfterFirst {
-        inner: Logged {
-            inner: Reserve {
-                station: 1,
-                server: 0,
-                part: Some(2),
-                deadlocks: 0,
-            },
-            log: log.clone(),
-        },
-        armed: false,
-    }));
-    twin.run_until(SimTime::from_secs(30.0));
-    let deviations: u64 = twin
-        .world
-        .query::<&StationHot>()
-        .iter(&twin.world)
-        .map(|s| s.stats.deviations)
-        .sum();
-    let log = log.lock().expect("log").clone();
+    let (log, deviations) = reserved_run(text, 1, 2, 30.0, true);
     assert_eq!(deviations, 1, "one deadlock counted");
     assert_eq!(
         &log[..4],
@@ -225,7 +214,7 @@ impl DispatchPolicy for HoldAfterFirst {
         if self.armed { self.inner.reservation(s, k) } else { None }
     }
     fn started(&mut self, s: usize, k: usize, part: &Part) {
-        if s == 1 {
+        if s == self.inner.inner.station {
             self.armed = true;
         }
         self.inner.started(s, k, part)
