@@ -64,7 +64,7 @@ fn trace_is_a_consistent_genealogy() {
     assert!(!dir.join("trace.csv.partial").exists(), "partial file left behind");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = read(&path);
-    for k in ["operation", "setup", "down", "off-shift"] {
+    for k in ["operation", "setup", "down", "off_shift"] {
         assert!(rows.iter().any(|r| r.kind == k), "no {k} rows");
     }
 
@@ -96,7 +96,7 @@ fn trace_is_a_consistent_genealogy() {
     // Off-shift intervals, including the one still open when the run ends (Friday 22:00 to
     // Saturday 06:00): five per server over Monday 06:00 to Saturday 06:00.
     let mut off: HashMap<(String, u32), usize> = HashMap::new();
-    for r in rows.iter().filter(|r| r.kind == "off-shift") {
+    for r in rows.iter().filter(|r| r.kind == "off_shift") {
         *off.entry((r.station.clone(), r.server)).or_default() += 1;
     }
     assert_eq!(off.len(), 6, "{off:?}");

@@ -27,8 +27,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use twinworks_engine::{SimTime, Tally};
 use twinworks_twins::PlantModel;
+use twinworks_twins::sim::StationState;
 use twinworks_twins::sim::{Command, Compiled, Twin, build_twin};
-use twinworks_twins::snapshot::{Alarm, AlarmKind, PlantSnapshot, StationState, alarms_between, take};
+use twinworks_twins::snapshot::{Alarm, AlarmKind, PlantSnapshot, alarms_between, take};
 
 use crate::io::{Drivers, Observation, Quality, REPORT_CAPACITY, Report};
 use crate::tagmap::{Connection, TagMap};

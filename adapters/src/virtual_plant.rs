@@ -8,7 +8,7 @@
 //!
 //! | Variable | Type | Access | Meaning |
 //! |---|---|---|---|
-//! | `State` | Int32 | read | 0 starved, 1 busy, 2 setup, 3 blocked, 4 down, 5 off shift |
+//! | `State` | Int32 | read | 0 idle, 1 busy, 2 setup, 3 blocked, 4 down, 5 off shift |
 //! | `PartsDone` | UInt32 | read | operations completed |
 //! | `Speed` | Double | read/write | speed factor (1 = nominal); a write changes the simulation |
 //! | `Temperature` | Double | read | °C, first-order model: 25 idle → 25 + 45 × speed when busy, τ = 300 s |
@@ -39,8 +39,9 @@ use opcua::types::{
 use tokio::sync::mpsc;
 use twinworks_engine::SimTime;
 use twinworks_twins::PlantModel;
+use twinworks_twins::sim::StationState;
 use twinworks_twins::sim::{Command, Compiled, build_twin};
-use twinworks_twins::snapshot::{StationState, take};
+use twinworks_twins::snapshot::take;
 
 use crate::modbus::{BankWrite, RegisterBank, decode, encode, serve_bank};
 use crate::opcua::variant_f64;
@@ -81,7 +82,7 @@ pub struct ServeOptions {
 /// The state code published for a station state.
 pub fn state_code(s: StationState) -> i32 {
     match s {
-        StationState::Starved => 0,
+        StationState::Idle => 0,
         StationState::Busy => 1,
         StationState::Setup => 2,
         StationState::Blocked => 3,

@@ -69,11 +69,6 @@ impl<E> Kernel<E> {
         self.events_run
     }
 
-    /// Pending events.
-    pub fn pending(&self) -> usize {
-        self.calendar.len()
-    }
-
     /// Time of the next pending event.
     pub fn next_time(&self) -> Option<SimTime> {
         self.calendar.peek_time()
@@ -97,12 +92,6 @@ impl<E> Kernel<E> {
     pub fn schedule_at(&mut self, at: SimTime, event: E) {
         debug_assert!(at.secs() >= self.now.secs(), "event scheduled in the past");
         self.calendar.schedule(at.max(self.now), event);
-    }
-
-    /// Schedules `event` after `delay` from now.
-    #[inline]
-    pub fn schedule_in(&mut self, delay: SimTime, event: E) {
-        self.calendar.schedule(self.now + delay.max(SimTime::ZERO), event);
     }
 
     /// Asks the run to stop after the current event (a model's own stop condition, such as a
@@ -182,8 +171,6 @@ pub enum StopReason {
     Budget,
     /// No events are left before the requested time and the calendar is empty.
     Exhausted,
-    /// The caller's condition (`run_while`) no longer holds.
-    Condition,
     /// Too many events in a row at one simulated instant: a zero-time loop
     /// ([`Kernel::stalled`] names the event; [`DEFAULT_STALL_EVENTS`]).
     Stalled,
@@ -274,24 +261,6 @@ impl<M: Model> Simulation<M> {
         self.run_batch(SimTime::NEVER, 1);
         (self.kernel.events_run > before).then_some(self.kernel.now)
     }
-
-    /// Runs single events while `cond` holds and events remain (the slow path: `cond` sees the
-    /// whole simulation between events, as the viewer and the live mode need).
-    pub fn run_while(&mut self, mut cond: impl FnMut(&Self) -> bool) -> StopReason {
-        while cond(self) {
-            if self.step().is_none() {
-                return if self.kernel.stalled.is_some() {
-                    StopReason::Stalled
-                } else {
-                    StopReason::Exhausted
-                };
-            }
-            if self.kernel.stop_requested {
-                return StopReason::Requested;
-            }
-        }
-        StopReason::Condition
-    }
 }
 
 #[cfg(test)]
@@ -317,7 +286,8 @@ mod tests {
                 if c.0 == 10 {
                     kernel.request_stop();
                 }
-                kernel.schedule_in(SimTime::from_secs(1.0), ());
+                let next = kernel.now() + SimTime::from_secs(1.0);
+                kernel.schedule_at(next, ());
             }
         }
     }
@@ -351,7 +321,8 @@ mod tests {
         type Event = u32;
         fn run_batch(&mut self, _: &mut World, kernel: &mut Kernel<u32>) {
             while let Some(e) = kernel.next_event() {
-                kernel.schedule_in(SimTime::ZERO, e + 1);
+                let now = kernel.now();
+                kernel.schedule_at(now, e + 1);
             }
         }
     }
@@ -371,7 +342,6 @@ mod tests {
         assert_eq!(s.now().secs(), 5.0, "the clock stays where it stalled");
         assert_eq!(s.run_to_end(), StopReason::Stalled);
         assert_eq!(s.step(), None);
-        assert_eq!(s.run_while(|_| true), StopReason::Stalled);
     }
 
     #[test]
@@ -391,12 +361,5 @@ mod tests {
         // The request is cleared: the run can go on.
         s.run_until(SimTime::from_secs(12.0));
         assert_eq!(count(&s), 12);
-    }
-
-    #[test]
-    fn run_while_checks_between_events() {
-        let mut s = sim();
-        assert_eq!(s.run_while(|s| s.now().secs() < 5.0), StopReason::Condition);
-        assert_eq!(count(&s), 5);
     }
 }

@@ -69,28 +69,68 @@ pub enum Phase {
     Blocked,
 }
 
-/// The states time is accounted in (utilization split, energy, OEE).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a station's server is doing, in the states its time is accounted in (utilization
+/// split, energy, OEE, trace intervals) and shown in (snapshots, the viewer, the live mirror's
+/// `state` tag). One vocabulary everywhere: the JSON and the viewer spell the states as
+/// [`StationState::as_str`] does. [`Phase`] is separate: a busy server can also be down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StateKind {
+pub enum StationState {
     /// Processing.
     Busy = 0,
     /// Setting up.
     Setup = 1,
-    /// Starved: on shift, up, and no part to work on.
+    /// Idle (starved): on shift, up, and no part to work on.
     Idle = 2,
     /// Blocked by a full downstream buffer.
     Blocked = 3,
-    /// Broken down or under repair.
+    /// Broken down or under repair (in a snapshot also: in an outage, or reported down by
+    /// the plant).
     Down = 4,
     /// Outside its shifts.
     OffShift = 5,
 }
 
-/// Number of [`StateKind`]s.
+/// Number of [`StationState`]s.
 pub const STATES: usize = 6;
-/// Names of the [`StateKind`]s, in index order.
-pub const STATE_NAMES: [&str; STATES] = ["busy", "setup", "idle", "blocked", "down", "off_shift"];
+
+impl StationState {
+    /// Every state, in index order (the order of the utilization split).
+    pub const ALL: [StationState; STATES] = [
+        StationState::Busy,
+        StationState::Setup,
+        StationState::Idle,
+        StationState::Blocked,
+        StationState::Down,
+        StationState::OffShift,
+    ];
+
+    /// Lower-case name, as in the JSON, the trace and the viewer.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StationState::Busy => "busy",
+            StationState::Setup => "setup",
+            StationState::Idle => "idle",
+            StationState::Blocked => "blocked",
+            StationState::Down => "down",
+            StationState::OffShift => "off_shift",
+        }
+    }
+
+    /// The state shown for a whole station: the most pressing of its servers' states
+    /// (down, then busy, setup, blocked, idle, off shift).
+    pub fn dominant(states: &[StationState]) -> StationState {
+        let rank = |s: &StationState| match s {
+            StationState::Down => 0,
+            StationState::Busy => 1,
+            StationState::Setup => 2,
+            StationState::Blocked => 3,
+            StationState::Idle => 4,
+            StationState::OffShift => 5,
+        };
+        states.iter().copied().min_by_key(rank).unwrap_or(StationState::Idle)
+    }
+}
 
 /// One of a station's parallel servers.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -135,9 +175,9 @@ pub struct Server {
     pub(crate) fail_clock_start: f64,
     /// Family of the last part it was set up for.
     pub last_family: Option<u16>,
-    pub(crate) state: StateKind,
+    pub(crate) state: StationState,
     pub(crate) since: f64,
-    /// Time spent in each [`StateKind`] since the last statistics reset [s].
+    /// Time spent in each [`StationState`] since the last statistics reset [s].
     pub time_in: [f64; STATES],
 }
 
@@ -167,14 +207,14 @@ impl Server {
             down_since: 0.0,
             fail_clock_start: 0.0,
             last_family: None,
-            state: StateKind::Idle,
+            state: StationState::Idle,
             since: 0.0,
             time_in: [0.0; STATES],
         }
     }
 
     /// The state time is currently accounted in.
-    pub fn state(&self) -> StateKind {
+    pub fn state(&self) -> StationState {
         self.state
     }
 
@@ -689,10 +729,6 @@ pub enum Command {
 /// A runnable twin of a plant.
 pub type Twin = Simulation<PlantSim>;
 
-/// Marks the entity of a station, buffer, source or sink with its name.
-#[derive(Component, Debug, Clone)]
-pub struct Name(pub String);
-
 /// Builds the world for `cfg` with random streams from `seed`, ready to run from time 0.
 pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
     let plant = &cfg.plant;
@@ -708,29 +744,26 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
                 srv.to_failure = draw_to_failure(&f.between, f.basis, &mut rng_fail);
             }
         }
-        world.spawn((
-            Name(s.name.clone()),
-            StationHot {
-                idx: i as u32,
-                off_shift: false,
-                servers,
-                rng_process: key(&s.name, "process"),
-                rng_setup: key(&s.name, "setup"),
-                rng_scrap: key(&s.name, "scrap"),
-                rng_fail,
-                rng_repair: key(&s.name, "repair"),
-                stats: StationStats::new(),
-                off_since: 0.0,
-                outage: false,
-                outage_since: 0.0,
-                outage_until: 0.0,
-                calendar: s.shift.map(|c| c as u32),
-                speed: 1.0,
-                observed_down: false,
-                scale: 1.0,
-                scrap: s.scrap,
-            },
-        ));
+        world.spawn(StationHot {
+            idx: i as u32,
+            off_shift: false,
+            servers,
+            rng_process: key(&s.name, "process"),
+            rng_setup: key(&s.name, "setup"),
+            rng_scrap: key(&s.name, "scrap"),
+            rng_fail,
+            rng_repair: key(&s.name, "repair"),
+            stats: StationStats::new(),
+            off_since: 0.0,
+            outage: false,
+            outage_since: 0.0,
+            outage_until: 0.0,
+            calendar: s.shift.map(|c| c as u32),
+            speed: 1.0,
+            observed_down: false,
+            scale: 1.0,
+            scrap: s.scrap,
+        });
     }
     let mut infinite = vec![None; plant.buffers.len()];
     for s in &plant.sources {
@@ -740,43 +773,34 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
             }
         }
     }
-    for (i, b) in plant.buffers.iter().enumerate() {
-        world.spawn((
-            Name(b.name.clone()),
-            BufferHot {
-                idx: i as u32,
-                queue: VecDeque::new(),
-                waiters: VecDeque::new(),
-                backlog: VecDeque::new(),
-                level: TimeWeighted::new(0.0, 0.0),
-                capacity: cfg.buffer_cap[i],
-                infinite: infinite[i],
-            },
-        ));
+    for (i, infinite) in infinite.into_iter().enumerate() {
+        world.spawn(BufferHot {
+            idx: i as u32,
+            queue: VecDeque::new(),
+            waiters: VecDeque::new(),
+            backlog: VecDeque::new(),
+            level: TimeWeighted::new(0.0, 0.0),
+            capacity: cfg.buffer_cap[i],
+            infinite,
+        });
     }
     for (i, s) in plant.sources.iter().enumerate() {
-        world.spawn((
-            Name(s.name.clone()),
-            SourceHot {
-                idx: i as u32,
-                rng: key(&s.name, "interarrival"),
-                rng_mix: key(&s.name, "mix"),
-                created: 0,
-                blocked: None,
-                token: 0,
-                clock_start: 0.0,
-                rate: 1.0,
-            },
-        ));
+        world.spawn(SourceHot {
+            idx: i as u32,
+            rng: key(&s.name, "interarrival"),
+            rng_mix: key(&s.name, "mix"),
+            created: 0,
+            blocked: None,
+            token: 0,
+            clock_start: 0.0,
+            rate: 1.0,
+        });
     }
-    for (i, s) in plant.sinks.iter().enumerate() {
-        world.spawn((
-            Name(s.name.clone()),
-            SinkHot {
-                idx: i as u32,
-                count: 0,
-            },
-        ));
+    for i in 0..plant.sinks.len() {
+        world.spawn(SinkHot {
+            idx: i as u32,
+            count: 0,
+        });
     }
     world.insert_resource(PlantHot {
         wip: TimeWeighted::new(0.0, 0.0),

@@ -14,64 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::kpi::{RunReport, collect};
-use crate::sim::{BufferHot, Phase, PlantHot, STATES, StateKind, StationHot, Twin};
-
-/// What a station (or one of its servers) is doing, for display.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum StationState {
-    /// Processing.
-    Busy,
-    /// Setting up.
-    Setup,
-    /// Up, on shift, no part (starved).
-    Starved,
-    /// Holding a finished part it cannot pass on.
-    Blocked,
-    /// Broken down, in an outage, or reported down by the plant.
-    Down,
-    /// Outside its shifts.
-    OffShift,
-}
-
-impl StationState {
-    /// Lower-case name (as in the accessibility labels and JSON).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StationState::Busy => "busy",
-            StationState::Setup => "setup",
-            StationState::Starved => "starved",
-            StationState::Blocked => "blocked",
-            StationState::Down => "down",
-            StationState::OffShift => "off_shift",
-        }
-    }
-
-    fn of(kind: StateKind) -> StationState {
-        match kind {
-            StateKind::Busy => StationState::Busy,
-            StateKind::Setup => StationState::Setup,
-            StateKind::Idle => StationState::Starved,
-            StateKind::Blocked => StationState::Blocked,
-            StateKind::Down => StationState::Down,
-            StateKind::OffShift => StationState::OffShift,
-        }
-    }
-
-    /// The state shown for a whole station: the most pressing of its servers' states
-    /// (down, then busy, setup, blocked, starved, off shift).
-    pub fn dominant(states: &[StationState]) -> StationState {
-        let rank = |s: &StationState| match s {
-            StationState::Down => 0,
-            StationState::Busy => 1,
-            StationState::Setup => 2,
-            StationState::Blocked => 3,
-            StationState::Starved => 4,
-            StationState::OffShift => 5,
-        };
-        states.iter().copied().min_by_key(rank).unwrap_or(StationState::Starved)
-    }
-}
+use crate::sim::{BufferHot, Phase, PlantHot, STATES, StationHot, StationState, Twin};
 
 /// One station at the snapshot's instant.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -191,7 +134,7 @@ pub fn take(twin: &mut Twin) -> PlantSnapshot {
     let mut stations: Vec<Option<StationSnapshot>> = vec![None; plant.stations.len()];
     for st in world.query::<&StationHot>().iter(world) {
         let m = &plant.stations[st.idx as usize];
-        let servers: Vec<StationState> = st.servers.iter().map(|s| StationState::of(s.state())).collect();
+        let servers: Vec<StationState> = st.servers.iter().map(|s| s.state()).collect();
         let held = st
             .servers
             .iter()

@@ -4,9 +4,9 @@
 //! - `operation`: processing of `part` at `station`/`server` from `start_s` to `end_s`; the part
 //!   left the server at `blocked_until_s` (later than `end_s` when the server was blocked).
 //!   Interrupted operations (breakdown, end of shift) are one row spanning the interruption;
-//!   the `down`/`off-shift` rows of the same server show the gap.
+//!   the `down`/`off_shift` rows of the same server show the gap.
 //! - `setup`: the setup for `part` (its product's family) before its operation.
-//! - `down`: a breakdown (or an injected outage) until its end; `off-shift`: time outside the
+//! - `down`: a breakdown (or an injected outage) until its end; `off_shift`: time outside the
 //!   shifts. Intervals still open when the run ends are written ending at the run's end;
 //!   operations still under way then are not written (they have not finished).
 //!
@@ -33,7 +33,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::sim::{Compiled, NO_ORDER, Part, StateKind};
+use crate::sim::{Compiled, NO_ORDER, Part, StationState};
 
 /// Where the twin streams its operations, setups and state intervals (one trait for the CSV
 /// file, the viewer's in-memory ring, and stores).
@@ -73,7 +73,7 @@ pub enum TraceKind {
     /// Outside the shifts.
     OffShift,
     /// An interval in one accounting state (only when the sink asks for states).
-    State(StateKind),
+    State(StationState),
 }
 
 impl TraceKind {
@@ -83,13 +83,13 @@ impl TraceKind {
             TraceKind::Operation => "operation",
             TraceKind::Setup => "setup",
             TraceKind::Down => "down",
-            TraceKind::OffShift => "off-shift",
-            TraceKind::State(StateKind::Busy) => "state-busy",
-            TraceKind::State(StateKind::Setup) => "state-setup",
-            TraceKind::State(StateKind::Idle) => "state-idle",
-            TraceKind::State(StateKind::Blocked) => "state-blocked",
-            TraceKind::State(StateKind::Down) => "state-down",
-            TraceKind::State(StateKind::OffShift) => "state-off_shift",
+            TraceKind::OffShift => "off_shift",
+            TraceKind::State(StationState::Busy) => "state-busy",
+            TraceKind::State(StationState::Setup) => "state-setup",
+            TraceKind::State(StationState::Idle) => "state-idle",
+            TraceKind::State(StationState::Blocked) => "state-blocked",
+            TraceKind::State(StationState::Down) => "state-down",
+            TraceKind::State(StationState::OffShift) => "state-off_shift",
         }
     }
 }

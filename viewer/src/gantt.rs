@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use twinworks_aps::plant_plan::PlantSchedule;
 use twinworks_twins::PlantModel;
 use twinworks_twins::sim::NO_ORDER;
-use twinworks_twins::snapshot::{PlantSnapshot, StationState};
+use twinworks_twins::sim::StationState;
+use twinworks_twins::snapshot::PlantSnapshot;
 use twinworks_twins::trace::{TraceKind, TraceRow};
 
 use crate::ViewerError;
@@ -35,7 +36,7 @@ impl BarKind {
             BarKind::Operation => "operation",
             BarKind::Setup => "setup",
             BarKind::Down => "down",
-            BarKind::OffShift => "off-shift",
+            BarKind::OffShift => "off_shift",
         }
     }
 }
@@ -335,7 +336,7 @@ fn bar_kind(s: StationState) -> Option<BarKind> {
         StationState::Setup => Some(BarKind::Setup),
         StationState::Down => Some(BarKind::Down),
         StationState::OffShift => Some(BarKind::OffShift),
-        StationState::Starved | StationState::Blocked => None,
+        StationState::Idle | StationState::Blocked => None,
     }
 }
 

@@ -19,7 +19,7 @@ use egui_plot::{
     Points,
 };
 use twinworks_twins::PlantModel;
-use twinworks_twins::snapshot::StationState;
+use twinworks_twins::sim::StationState;
 
 use crate::control_panel::fmt_time;
 use crate::gantt::{Bar, BarKind, GanttBars};

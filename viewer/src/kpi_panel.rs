@@ -8,22 +8,12 @@ use std::sync::mpsc;
 use egui::{Color32, Ui};
 use egui_plot::{Legend, Line, Plot};
 use twinworks_twins::runner::{RunOptions, run_replications};
-use twinworks_twins::snapshot::StationState;
+use twinworks_twins::sim::StationState;
 
 use crate::control_panel::fmt_time;
 use crate::plant_panel::state_color;
 use crate::trend::Trend;
 use crate::view_state::{Replications, ViewState};
-
-/// Names and colours of the six time states, in `shares` order.
-const STATES: [(&str, StationState); 6] = [
-    ("busy", StationState::Busy),
-    ("setup", StationState::Setup),
-    ("idle", StationState::Starved),
-    ("blocked", StationState::Blocked),
-    ("down", StationState::Down),
-    ("off-shift", StationState::OffShift),
-];
 
 /// Above this many stations the "all stations" utilization chart is left out (one row each).
 const MAX_STATIONS_CHART: usize = 60;
@@ -96,9 +86,9 @@ fn utilization(ui: &mut Ui, state: &ViewState) {
             .legend(Legend::default())
             .x_axis_formatter(|m, _| fmt_time(m.value))
             .show(ui, |p| {
-                for ((label, st), trend) in STATES.iter().zip(tr) {
+                for (st, trend) in StationState::ALL.into_iter().zip(tr) {
                     if trend.points().iter().any(|q| q[1] > 0.0) {
-                        p.line(Line::new(*label, trend.points().to_vec()).color(state_color(*st)));
+                        p.line(Line::new(st.as_str(), trend.points().to_vec()).color(state_color(st)));
                     }
                 }
             });
@@ -114,8 +104,8 @@ fn utilization(ui: &mut Ui, state: &ViewState) {
     }
     ui.label("share of time by state (select a station for its trend)");
     ui.horizontal_wrapped(|ui| {
-        for (label, st) in STATES {
-            ui.colored_label(state_color(st), label);
+        for st in StationState::ALL {
+            ui.colored_label(state_color(st), st.as_str());
         }
     });
     for s in stations {
@@ -128,7 +118,7 @@ fn utilization(ui: &mut Ui, state: &ViewState) {
             let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 12.0), egui::Sense::hover());
             let painter = ui.painter();
             let mut x = rect.left();
-            for (share, (_, st)) in s.shares.iter().zip(STATES) {
+            for (share, st) in s.shares.iter().zip(StationState::ALL) {
                 let w = (*share as f32).clamp(0.0, 1.0) * rect.width();
                 if w > 0.0 {
                     let seg = egui::Rect::from_min_size(egui::pos2(x, rect.top()), egui::vec2(w, rect.height()));
@@ -137,10 +127,10 @@ fn utilization(ui: &mut Ui, state: &ViewState) {
                 }
             }
             resp.on_hover_text(
-                STATES
+                StationState::ALL
                     .iter()
                     .zip(s.shares)
-                    .map(|((label, _), x)| format!("{label} {:.1}%", 100.0 * x))
+                    .map(|(st, x)| format!("{} {:.1}%", st.as_str(), 100.0 * x))
                     .collect::<Vec<_>>()
                     .join("\n"),
             );

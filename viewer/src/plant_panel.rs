@@ -8,7 +8,8 @@
 //! plant of hundreds of stations costs what fits on the screen.
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Ui, Vec2, vec2};
-use twinworks_twins::snapshot::{StationSnapshot, StationState};
+use twinworks_twins::sim::StationState;
+use twinworks_twins::snapshot::StationSnapshot;
 
 use crate::layout::Link;
 use crate::view_state::ViewState;
@@ -27,7 +28,7 @@ pub fn state_color(state: StationState) -> Color32 {
     match state {
         StationState::Busy => Color32::from_rgb(46, 160, 67),
         StationState::Setup => Color32::from_rgb(214, 160, 0),
-        StationState::Starved => Color32::from_rgb(110, 130, 150),
+        StationState::Idle => Color32::from_rgb(110, 130, 150),
         StationState::Blocked => Color32::from_rgb(230, 110, 20),
         StationState::Down => Color32::from_rgb(210, 40, 40),
         StationState::OffShift => Color32::from_rgb(70, 70, 78),
@@ -241,12 +242,11 @@ fn station_details(ui: &mut Ui, st: &StationSnapshot) {
     ));
     ui.label(format!("parts done: {}, failures: {}", st.parts_done, st.failures));
     ui.label(format!("queue: {}, speed ×{:.2}", st.queue, st.speed));
-    let names = ["busy", "setup", "idle", "blocked", "down", "off-shift"];
-    let shares: Vec<String> = names
+    let shares: Vec<String> = StationState::ALL
         .iter()
         .zip(st.shares)
         .filter(|(_, x)| *x > 0.0005)
-        .map(|(n, x)| format!("{n} {:.1}%", 100.0 * x))
+        .map(|(n, x)| format!("{} {:.1}%", n.as_str(), 100.0 * x))
         .collect();
     ui.label(format!("time: {}", shares.join(", ")));
     for (k, v) in &st.observed {
