@@ -580,31 +580,29 @@ impl Interval {
     }
 }
 
-/// Quantile of Student's t distribution with `df` degrees of freedom, for p in [0.5, 1).
+/// Quantile of Student's t distribution with `df` degrees of freedom, for p in (0, 1).
 ///
-/// Uses the Cornish–Fisher expansion around the normal quantile (Abramowitz & Stegun 26.7.5);
-/// for df = 1 and 2 the closed forms. Accurate to better than 1e-3 for df >= 3 at p = 0.975.
+/// Computed by `statrs` (the inverse of the regularized incomplete beta function), which agrees
+/// with scipy to ~1e-12 relative for p up to 0.9999 and df from 1 to 1000
+/// (`engine/tests/t_quantile.rs`, reference values from `scripts/t_quantiles.py`). `df = 0`
+/// gives infinity (no spread can be estimated from one value).
 pub fn student_t_quantile(p: f64, df: u32) -> f64 {
-    let p = p.clamp(0.5, 1.0 - 1e-12);
-    match df {
-        0 => f64::INFINITY,
-        1 => (std::f64::consts::PI * (p - 0.5)).tan(),
-        2 => {
-            let a = 4.0 * p * (1.0 - p);
-            2.0 * (p - 0.5) * (2.0 / a).sqrt()
-        }
-        _ => {
-            let z = normal_quantile(p);
-            let n = df as f64;
-            let z3 = z.powi(3);
-            let z5 = z.powi(5);
-            let z7 = z.powi(7);
-            let z9 = z.powi(9);
-            z + (z3 + z) / (4.0 * n)
-                + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * n * n)
-                + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * n.powi(3))
-                + (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / (92_160.0 * n.powi(4))
-        }
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if df == 0 || p >= 1.0 {
+        return f64::INFINITY;
+    }
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 0.5 {
+        return 0.0;
+    }
+    if p < 0.5 {
+        return -student_t_quantile(1.0 - p, df);
+    }
+    match StudentsT::new(0.0, 1.0, f64::from(df)) {
+        Ok(t) => t.inverse_cdf(p),
+        Err(_) => f64::NAN,
     }
 }
 
