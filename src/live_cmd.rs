@@ -152,9 +152,7 @@ pub fn live(args: LiveArgs) -> ExitCode {
         Err(c) => return c,
     };
     let parsed = (|| -> Result<LiveOptions, String> {
-        if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
-            return Err("--time-scale must be > 0".into());
-        }
+        twinworks_twins::limits::check_time_scale(args.time_scale)?;
         Ok(LiveOptions {
             time_scale: args.time_scale,
             snapshot_every: duration_arg(&args.every, "every")?,
@@ -345,9 +343,7 @@ pub fn serve_plant(args: ServeArgs) -> ExitCode {
         if args.opcua.is_none() && args.modbus.is_none() {
             return Err("give --opcua ADDR and/or --modbus ADDR".into());
         }
-        if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
-            return Err("--time-scale must be > 0".into());
-        }
+        twinworks_twins::limits::check_time_scale(args.time_scale)?;
         let user = match &args.user {
             None => None,
             Some(u) => {

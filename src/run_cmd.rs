@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use twinworks_engine::parse_duration;
 use twinworks_twins::kpi::{KpiStat, RunReport, summarize};
+use twinworks_twins::limits::{MAX_PARTS, MAX_REPLICATIONS};
 use twinworks_twins::plant::{Horizon, Warmup};
 use twinworks_twins::prelude::*;
 use twinworks_twins::runner::{run_from_state, run_to_state};
@@ -79,6 +80,9 @@ fn parse_length(text: &str, what: &str) -> Result<Length, String> {
             .trim()
             .parse()
             .map_err(|_| format!("--{what} '{text}': expected a whole number of parts, like 100000parts"))?;
+        if n > MAX_PARTS {
+            return Err(format!("--{what} '{text}': at most {MAX_PARTS} parts (the limit)"));
+        }
         return Ok(Length::Parts(n));
     }
     let d = parse_duration(t).map_err(|e| format!("--{what} '{text}': {e}"))?;
@@ -99,8 +103,8 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let mut opts = RunOptions::from_plant(&plant);
     if let Some(r) = args.replications {
-        if r == 0 {
-            eprintln!("error: --replications must be >= 1");
+        if r == 0 || u64::from(r) > MAX_REPLICATIONS {
+            eprintln!("error: --replications must be from 1 to {MAX_REPLICATIONS}, got {r}");
             return ExitCode::from(EXIT_INPUT);
         }
         opts.settings.replications = r;

@@ -87,8 +87,8 @@ pub fn run(args: ViewArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INPUT);
             }
         };
-        if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
-            eprintln!("error: --time-scale must be > 0");
+        if let Err(e) = twinworks_twins::limits::check_time_scale(args.time_scale) {
+            eprintln!("error: {e}");
             return ExitCode::from(EXIT_INPUT);
         }
         let (rx, handle) = start_live(plant.clone(), map, args.seed.unwrap_or(plant.run.seed), args.time_scale);

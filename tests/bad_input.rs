@@ -99,7 +99,7 @@ fn impossible_distribution_parameters() {
         "bad-dist",
         &GOOD.replace(
             r#"{ dist = "lognormal", mean = "55s", sd = "8s" }"#,
-            r#"{ dist = "lognormal", mean = "55s", sd = "-8s" }"#,
+            r#"{ dist = "lognormal", mean = "55s", sd = -8 }"#,
         ),
         &[
             "plant.toml:9:16",

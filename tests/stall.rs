@@ -8,7 +8,8 @@ fn a_zero_time_loop_stops_with_exit_1_naming_the_source_and_leaves_no_trace() {
     let dir = std::env::temp_dir().join(format!("twinworks-stall-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let plant = dir.join("zero.toml");
-    // A zero interarrival not written as a constant: every arrival is at t = 0.
+    // An interarrival whose mean is > 0 (so validation accepts it) but whose draws are all but
+    // surely 0: every arrival is at t = 0, a loop only the run shows.
     std::fs::write(
         &plant,
         r#"
@@ -19,7 +20,7 @@ horizon = "1h"
 [[source]]
 name = "Burst"
 product = "P"
-interarrival = { dist = "uniform", min = "0s", max = "0s" }
+interarrival = { dist = "empirical", values = ["0s", "1e9s"], weights = [1, 1e-15] }
 [[station]]
 name = "A"
 process_time = { dist = "exponential", mean = "1s" }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use twinworks_engine::parse_duration;
 use twinworks_twins::PlantModel;
-use twinworks_twins::diagnostic::{LoadError, Reporter};
+use twinworks_twins::diagnostic::{LoadError, Reporter, read_text};
 
 /// Twin fields a tag can feed. `state`, `parts_done` and `speed` change the simulation; the
 /// others are observed values shown beside the station (and used by optimizers later).
@@ -343,12 +343,12 @@ struct RawTag {
     field_path: Option<String>,
     station: Option<Spanned<String>>,
     field: Spanned<String>,
-    scale: Option<f64>,
-    offset: Option<f64>,
+    scale: Option<Spanned<f64>>,
+    offset: Option<Spanned<f64>>,
     deadband: Option<Spanned<f64>>,
     interval: Option<Spanned<String>>,
     stale_after: Option<Spanned<String>>,
-    down_values: Option<Vec<f64>>,
+    down_values: Option<Spanned<Vec<f64>>>,
     write: Option<Spanned<RawWrite>>,
 }
 
@@ -368,10 +368,7 @@ struct RawWrite {
 
 /// Reads and validates a tag map. With `plant`, station names are checked against it.
 pub fn load_tag_map(path: &Path, plant: Option<&PlantModel>) -> Result<TagMap, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text = read_text(path)?;
     parse_tag_map(&text, path, plant)
 }
 
@@ -647,12 +644,51 @@ pub fn parse_tag_map(text: &str, path: &Path, plant: Option<&PlantModel>) -> Res
         let stale_default = (interval * 3).max(Duration::from_secs(1));
         let stale_after = dur(&mut r, &t.stale_after, "stale_after", stale_default);
         let deadband = match &t.deadband {
-            Some(d) if *d.get_ref() < 0.0 => {
-                r.error(d.span(), "deadband must be >= 0");
+            Some(d) if !(d.get_ref().is_finite() && *d.get_ref() >= 0.0) => {
+                r.error(
+                    d.span(),
+                    format!(
+                        "tag '{name}': deadband must be a finite number >= 0, got {}",
+                        d.get_ref()
+                    ),
+                );
                 0.0
             }
             Some(d) => *d.get_ref(),
             None => 0.0,
+        };
+        let scale = match &t.scale {
+            Some(x) if !(x.get_ref().is_finite() && *x.get_ref() != 0.0) => {
+                r.error(
+                    x.span(),
+                    format!(
+                        "tag '{name}': scale must be a finite, non-zero number, got {}",
+                        x.get_ref()
+                    ),
+                );
+                1.0
+            }
+            Some(x) => *x.get_ref(),
+            None => 1.0,
+        };
+        let offset = match &t.offset {
+            Some(x) if !x.get_ref().is_finite() => {
+                r.error(
+                    x.span(),
+                    format!("tag '{name}': offset must be finite, got {}", x.get_ref()),
+                );
+                0.0
+            }
+            Some(x) => *x.get_ref(),
+            None => 0.0,
+        };
+        let down_values = match &t.down_values {
+            Some(v) if v.get_ref().iter().any(|x| !x.is_finite()) => {
+                r.error(v.span(), format!("tag '{name}': down_values must be finite numbers"));
+                vec![4.0]
+            }
+            Some(v) => v.get_ref().clone(),
+            None => vec![4.0],
         };
         let write = t.write.as_ref().map(|w| {
             let span = w.span();
@@ -660,8 +696,11 @@ pub fn parse_tag_map(text: &str, path: &Path, plant: Option<&PlantModel>) -> Res
             if !(w.min.is_finite() && w.max.is_finite() && w.min <= w.max) {
                 r.error(span.clone(), format!("tag '{name}': write needs finite min <= max"));
             }
-            if w.max_rate.is_some_and(|x| x.is_nan() || x <= 0.0) {
-                r.error(span.clone(), format!("tag '{name}': max_rate must be > 0"));
+            if w.max_rate.is_some_and(|x| !(x.is_finite() && x > 0.0)) {
+                r.error(
+                    span.clone(),
+                    format!("tag '{name}': max_rate must be a finite number > 0"),
+                );
             }
             if let Some(v) = w.safe_value
                 && !(w.min..=w.max).contains(&v)
@@ -711,12 +750,12 @@ pub fn parse_tag_map(text: &str, path: &Path, plant: Option<&PlantModel>) -> Res
             station,
             station_name: t.station.as_ref().map(|s| s.get_ref().clone()),
             field: field.clone(),
-            scale: t.scale.unwrap_or(1.0),
-            offset: t.offset.unwrap_or(0.0),
+            scale,
+            offset,
             deadband,
             interval,
             stale_after,
-            down_values: t.down_values.clone().unwrap_or_else(|| vec![4.0]),
+            down_values,
             write,
         });
     }

@@ -54,7 +54,7 @@ pub use stats::{
     BatchMeans, BatchMeansRaw, Interval, LogHistogram, LogHistogramRaw, Tally, TallyRaw, TimeWeighted, TimeWeightedRaw,
     student_t_quantile,
 };
-pub use time::{DurationError, SimTime, parse_duration};
+pub use time::{DurationError, MAX_DURATION_S, SimTime, check_duration, parse_duration};
 
 /// The types most users of the kernel need.
 pub mod prelude {

@@ -72,8 +72,15 @@ impl fmt::Display for SimTime {
     /// Prints the time in the largest unit that keeps it readable (`90s`, `2.5h`, `3d`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
+        if s.is_nan() {
+            return write!(f, "NaN");
+        }
         if !s.is_finite() {
             return write!(f, "never");
+        }
+        if s.abs() >= 1e12 {
+            // Far beyond any real run: no 300-digit numbers in messages.
+            return write!(f, "{:.3e}d", s / 86_400.0);
         }
         let (v, unit) = if s.abs() >= 86_400.0 {
             (s / 86_400.0, "d")
@@ -101,6 +108,30 @@ pub enum DurationError {
     UnknownUnit { text: String, unit: String },
     #[error("duration '{0}' is not finite")]
     NotFinite(String),
+    #[error("duration '{0}' is negative; durations are >= 0")]
+    Negative(String),
+    #[error("duration '{0}' is longer than the limit of {MAX_DURATION_S:e} s (about 317 years)")]
+    TooLong(String),
+}
+
+/// The longest duration accepted anywhere a user writes one (plant and study files, tag maps,
+/// the command line): 1e10 s, about 317 years. Longer values are refused, not clamped, so that
+/// no later conversion (`std::time::Duration`, integer ticks of the scheduler, calendar
+/// arithmetic) can overflow or lose the unit.
+pub const MAX_DURATION_S: f64 = 1e10;
+
+/// Checks a duration given as a number of seconds (a bare number in a file): finite, >= 0 and
+/// at most [`MAX_DURATION_S`]. `text` is what the user wrote, for the message.
+pub fn check_duration(secs: f64, text: &str) -> Result<SimTime, DurationError> {
+    if !secs.is_finite() {
+        Err(DurationError::NotFinite(text.to_string()))
+    } else if secs < 0.0 {
+        Err(DurationError::Negative(text.to_string()))
+    } else if secs > MAX_DURATION_S {
+        Err(DurationError::TooLong(text.to_string()))
+    } else {
+        Ok(SimTime(secs))
+    }
 }
 
 /// Seconds per unit, for the units accepted in files.
@@ -116,8 +147,8 @@ const UNITS: &[(&str, f64)] = &[
 ];
 
 /// Parses a duration such as `"90s"`, `"1.5min"`, `"8h"`, `"2d"`, `"250ms"` or a bare number of
-/// seconds (`"12.5"`). Whitespace between number and unit is allowed. Negative values parse (the
-/// caller decides whether a sign makes sense for its quantity).
+/// seconds (`"12.5"`). Whitespace between number and unit is allowed. The value must be finite,
+/// >= 0 and at most [`MAX_DURATION_S`] ([`check_duration`]).
 pub fn parse_duration(text: &str) -> Result<SimTime, DurationError> {
     let t = text.trim();
     if t.is_empty() {
@@ -154,11 +185,7 @@ pub fn parse_duration(text: &str) -> Result<SimTime, DurationError> {
                 unit: unit.to_string(),
             })?
     };
-    let secs = value * scale;
-    if !secs.is_finite() {
-        return Err(DurationError::NotFinite(text.to_string()));
-    }
-    Ok(SimTime(secs))
+    check_duration(value * scale, text)
 }
 
 #[cfg(test)]
@@ -185,6 +212,15 @@ mod tests {
             parse_duration("5 parsecs"),
             Err(DurationError::UnknownUnit { .. })
         ));
+        for bad in ["nan", "inf", "-inf", "1e300s", "1e300", "-5s", "318y"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(parse_duration("1e300s"), Err(DurationError::TooLong(_))));
+        assert!(matches!(parse_duration("-5s"), Err(DurationError::Negative(_))));
+        assert!(matches!(parse_duration("1e400s"), Err(DurationError::NotFinite(_))));
+        assert_eq!(parse_duration("1e10").unwrap().secs(), MAX_DURATION_S);
+        assert!(check_duration(f64::NAN, "nan").is_err());
+        assert!(parse_duration("5€").is_err());
     }
 
     #[test]
@@ -192,5 +228,7 @@ mod tests {
         assert_eq!(SimTime::from_secs(90.0).to_string(), "1.5min");
         assert_eq!(SimTime::from_hours(36.0).to_string(), "1.5d");
         assert_eq!(SimTime::from_secs(0.5).to_string(), "0.5s");
+        assert_eq!(SimTime::from_secs(f64::NAN).to_string(), "NaN");
+        assert_eq!(SimTime::from_secs(1e300).to_string(), "1.157e295d");
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::{Spanned, Table, Value};
-use twinworks_twins::diagnostic::{LoadError, Reporter};
+use twinworks_twins::diagnostic::{LoadError, Reporter, read_text};
 use twinworks_twins::kpi::flatten_report;
 use twinworks_twins::prelude::*;
 
@@ -130,10 +130,7 @@ pub const DEFAULT_KPIS: [&str; 6] = [
 
 /// Reads and validates a study file and its base plant.
 pub fn load_study(path: &Path) -> Result<Study, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text = read_text(path)?;
     let mut r = Reporter::new(path, &text);
     let raw: RawStudy = match toml::from_str(&text) {
         Ok(raw) => raw,
@@ -146,10 +143,7 @@ pub fn load_study(path: &Path) -> Result<Study, LoadError> {
     let plant_file = path.parent().unwrap_or(Path::new(".")).join(h.plant.get_ref());
     // The base plant must be valid on its own; its errors name its own file.
     load_plant(&plant_file)?;
-    let base_text = std::fs::read_to_string(&plant_file).map_err(|e| LoadError::Io {
-        path: plant_file.clone(),
-        message: e.to_string(),
-    })?;
+    let base_text = read_text(&plant_file)?;
     let mut base_doc: Table = toml::from_str(&base_text).map_err(|e| LoadError::Io {
         path: plant_file.clone(),
         message: e.to_string(),

@@ -5,7 +5,7 @@
 //! 0 is a Monday 00:00 of an unnamed week and all times are offsets. The offset in the start
 //! (`+08:00`) is kept fixed for the whole run: daylight-saving changes are not modelled.
 
-use twinworks_engine::{SimTime, parse_duration};
+use twinworks_engine::{MAX_DURATION_S, SimTime, parse_duration};
 
 const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
@@ -23,73 +23,33 @@ pub struct CalendarStart {
     pub week_offset_s: f64,
 }
 
-/// Days from 1970-01-01 to the civil date (proleptic Gregorian; Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-/// Parses an RFC 3339 timestamp with an explicit offset (`2026-11-23T06:00:00+08:00`, `...Z`).
-/// Returns (seconds since the Unix epoch, UTC offset in seconds, local seconds since midnight,
-/// local weekday with Monday = 0).
+/// Parses an RFC 3339 timestamp with an explicit offset (`2026-11-23T06:00:00+08:00`, `...Z`),
+/// with `jiff`. Returns (seconds since the Unix epoch, UTC offset in seconds, local seconds since
+/// midnight, local weekday with Monday = 0).
 pub fn parse_rfc3339(text: &str) -> Result<(f64, i32, f64, u32), String> {
-    let bad = || format!("'{text}' is not an RFC 3339 timestamp like 2026-11-23T06:00:00+08:00");
+    use jiff::fmt::temporal::{Pieces, PiecesOffset};
     let t = text.trim();
-    let b = t.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err(bad());
-    }
-    let num = |r: std::ops::Range<usize>| t.get(r).and_then(|s| s.parse::<i64>().ok()).ok_or_else(bad);
-    let (y, mo, d) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
-    let (h, mi) = (num(11..13)?, num(14..16)?);
-    let mut i = 19;
-    let mut sec = num(17..19)? as f64;
-    if b.get(i) == Some(&b'.') {
-        let frac_end = t[i + 1..]
-            .find(|c: char| !c.is_ascii_digit())
-            .map_or(t.len(), |k| i + 1 + k);
-        sec += format!("0{}", &t[i..frac_end]).parse::<f64>().map_err(|_| bad())?;
-        i = frac_end;
-    }
-    let offset: i32 = match t.get(i..) {
-        Some("Z") | Some("z") => 0,
-        Some(o) if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let oh: i32 = o[1..3].parse().map_err(|_| bad())?;
-            let om: i32 = o[4..6].parse().map_err(|_| bad())?;
-            let s = if o.starts_with('-') { -1 } else { 1 };
-            s * (oh * 3600 + om * 60)
-        }
-        _ => return Err(format!("{}; the UTC offset (Z or +HH:MM) is required", bad())),
+    let bad = |why: &dyn std::fmt::Display| {
+        format!("'{text}' is not an RFC 3339 timestamp like 2026-11-23T06:00:00+08:00: {why}")
     };
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec >= 61.0 {
-        return Err(format!("'{text}' is not a valid date and time"));
-    }
-    let days = days_from_civil(y, mo, d);
-    let local_secs = (h * 3600 + mi * 60) as f64 + sec;
-    let unix = days as f64 * DAY + local_secs - offset as f64;
-    // 1970-01-01 was a Thursday (Monday = 0 → Thursday = 3).
-    let weekday = (days + 3).rem_euclid(7) as u32;
-    Ok((unix, offset, local_secs, weekday))
+    let pieces = Pieces::parse(t).map_err(|e| bad(&e))?;
+    let offset = match pieces.offset() {
+        Some(PiecesOffset::Zulu) => jiff::tz::Offset::UTC,
+        Some(PiecesOffset::Numeric(n)) => n.offset(),
+        _ => return Err(bad(&"the UTC offset (Z or +HH:MM) is required")),
+    };
+    let Some(time) = pieces.time() else {
+        return Err(bad(&"a time of day is required"));
+    };
+    let local = pieces.date().to_datetime(time);
+    let ts = offset.to_timestamp(local).map_err(|e| bad(&e))?;
+    let unix = ts.as_second() as f64 + f64::from(ts.subsec_nanosecond()) * 1e-9;
+    let local_secs = f64::from(time.hour()) * 3600.0
+        + f64::from(time.minute()) * 60.0
+        + f64::from(time.second())
+        + f64::from(time.subsec_nanosecond()) * 1e-9;
+    let weekday = local.weekday().to_monday_zero_offset() as u32;
+    Ok((unix, offset.seconds(), local_secs, weekday))
 }
 
 impl CalendarStart {
@@ -108,7 +68,8 @@ impl CalendarStart {
 /// Parses an instant in a plant file: a duration from time 0 (`"36h"`, `2.5`) or, when the plant
 /// has a calendar start, an RFC 3339 timestamp (which may be before 0: the caller decides).
 pub fn parse_instant(text: &str, start: Option<&CalendarStart>) -> Result<SimTime, String> {
-    let looks_dated = text.len() >= 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    let b = text.trim().as_bytes();
+    let looks_dated = b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-';
     if looks_dated {
         let Some(start) = start else {
             return Err(format!(
@@ -116,7 +77,13 @@ pub fn parse_instant(text: &str, start: Option<&CalendarStart>) -> Result<SimTim
             ));
         };
         let (unix, ..) = parse_rfc3339(text)?;
-        return Ok(SimTime::from_secs(unix - start.unix_secs));
+        let t = unix - start.unix_secs;
+        if t.abs() > MAX_DURATION_S {
+            return Err(format!(
+                "'{text}' is more than the limit of {MAX_DURATION_S:e} s (about 317 years) from the plant's start"
+            ));
+        }
+        return Ok(SimTime::from_secs(t));
     }
     parse_duration(text).map_err(|e| e.to_string())
 }

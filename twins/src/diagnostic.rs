@@ -69,6 +69,27 @@ pub enum LoadError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// Reads a text input file. A file that is not UTF-8 is refused with the line and column of
+/// its first invalid byte, like any other located problem.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(e.as_bytes());
+        // The lossy text has the same bytes up to `at`: the position is exact.
+        let mut r = Reporter::new(path, &text);
+        r.error_help(
+            at..at + 1,
+            format!("the file is not UTF-8 text: invalid byte 0x{:02x}", e.as_bytes()[at]),
+            Some("save the file as UTF-8".into()),
+        );
+        r.into_error()
+    })
+}
+
 fn render_all(ds: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in ds {

@@ -17,7 +17,7 @@
 //! Count-valued distributions (operations between failures) take plain numbers.
 
 use toml::Value;
-use twinworks_engine::{Distribution, parse_duration, random::gamma_fn};
+use twinworks_engine::{Distribution, MAX_DURATION_S, parse_duration, random::gamma_fn};
 
 use crate::diagnostic::nearest_name;
 
@@ -43,20 +43,43 @@ const DISTS: &[(&str, &[&str])] = &[
     ("empirical", &["values", "weights", "continuous"]),
 ];
 
+/// The largest magnitude of a plain (count-valued) distribution parameter.
+pub const MAX_COUNT_PARAMETER: f64 = 1e12;
+
 fn number(v: &Value, q: Quantity, key: &str) -> Result<f64, String> {
-    match (v, q) {
-        (Value::Integer(i), _) => Ok(*i as f64),
-        (Value::Float(f), _) => Ok(*f),
-        (Value::String(s), Quantity::Time) => parse_duration(s).map(|t| t.secs()).map_err(|e| format!("{key}: {e}")),
-        (other, _) => Err(format!(
-            "{key} must be a number{}, got {}",
-            if q == Quantity::Time {
-                " or a duration like \"90s\""
-            } else {
-                ""
-            },
-            other.type_str()
-        )),
+    let x = match (v, q) {
+        (Value::Integer(i), _) => *i as f64,
+        (Value::Float(f), _) => *f,
+        (Value::String(s), Quantity::Time) => {
+            return parse_duration(s).map(|t| t.secs()).map_err(|e| format!("{key}: {e}"));
+        }
+        (other, _) => {
+            return Err(format!(
+                "{key} must be a number{}, got {}",
+                if q == Quantity::Time {
+                    " or a duration like \"90s\""
+                } else {
+                    ""
+                },
+                other.type_str()
+            ));
+        }
+    };
+    // The sign is the distribution's to check (a truncated normal may have a mean below 0).
+    let limit = if q == Quantity::Time {
+        MAX_DURATION_S
+    } else {
+        MAX_COUNT_PARAMETER
+    };
+    if !x.is_finite() {
+        Err(format!("{key} must be finite, got {x}"))
+    } else if x.abs() > limit {
+        Err(format!(
+            "{key} = {x:e} is beyond the limit of {limit:e}{}",
+            if q == Quantity::Time { " s" } else { "" }
+        ))
+    } else {
+        Ok(x)
     }
 }
 
@@ -267,7 +290,13 @@ mod tests {
         let e = parse(r#"{ dist = "uniform", min = "5s", max = "1s" }"#).unwrap_err();
         assert!(e.contains("min (5) must be <= max (1)"), "{e}");
         let e = parse(r#"{ dist = "exponential", mean = "-3s" }"#).unwrap_err();
+        assert!(e.contains("mean: duration '-3s' is negative"), "{e}");
+        let e = parse(r#"{ dist = "exponential", mean = -3 }"#).unwrap_err();
         assert!(e.contains("mean must be > 0"), "{e}");
+        let e = parse(r#"{ dist = "exponential", mean = nan }"#).unwrap_err();
+        assert!(e.contains("mean must be finite"), "{e}");
+        let e = parse(r#"{ dist = "gamma", shape = 1e300, mean = "1s" }"#).unwrap_err();
+        assert!(e.contains("shape = 1e300 is beyond the limit of 1e12"), "{e}");
         let e = parse(r#"{ dist = "exponential", mean = "3 parsecs" }"#).unwrap_err();
         assert!(e.contains("unknown time unit"), "{e}");
     }

@@ -28,6 +28,7 @@ pub mod clock;
 pub mod diagnostic;
 pub mod dist_spec;
 pub mod kpi;
+pub mod limits;
 pub mod orders_csv;
 pub mod plant;
 pub mod plant_file;

@@ -11,11 +11,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 use toml::{Spanned, Value};
-use twinworks_engine::{Distribution, SimTime};
+use twinworks_engine::{Distribution, SimTime, check_duration};
 
 use crate::clock::{CalendarStart, DAY_NAMES, ShiftCalendar, parse_instant, parse_time_of_day};
-use crate::diagnostic::{LoadError, Reporter};
+use crate::diagnostic::{LoadError, Reporter, read_text};
 use crate::dist_spec::{Quantity, parse_distribution};
+use crate::limits::*;
 use crate::orders_csv::read_orders_csv;
 use crate::plant::*;
 
@@ -209,10 +210,7 @@ pub(crate) struct RawOrder {
 
 /// Reads and validates the plant file at `path` (and the orders CSV it names, if any).
 pub fn load_plant(path: &Path) -> Result<PlantModel, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text = read_text(path)?;
     parse_plant(&text, path)
 }
 
@@ -246,6 +244,19 @@ pub fn parse_plant(text: &str, path: &Path) -> Result<PlantModel, LoadError> {
         .map(|_| model.expect("a model is built whenever no error was reported"))
 }
 
+/// Every element's name by kind, for resolving references in any order.
+struct Names {
+    stations: Vec<String>,
+    buffers: Vec<String>,
+    products: Vec<String>,
+    sinks: Vec<String>,
+    calendars: Vec<String>,
+    /// Product families in order of first appearance.
+    families: Vec<String>,
+    /// Each product's family.
+    family_of: Vec<usize>,
+}
+
 struct Validator {
     r: Reporter,
     /// Every defined name, to refuse duplicates across kinds (names key random streams).
@@ -277,8 +288,8 @@ impl Validator {
     fn instant(&mut self, v: &Spanned<Value>, start: Option<&CalendarStart>, ctx: &str) -> Option<SimTime> {
         let res = match v.get_ref() {
             Value::String(s) => parse_instant(s, start),
-            Value::Integer(i) => Ok(SimTime::from_secs(*i as f64)),
-            Value::Float(f) => Ok(SimTime::from_secs(*f)),
+            Value::Integer(i) => check_duration(*i as f64, &i.to_string()).map_err(|e| e.to_string()),
+            Value::Float(f) => check_duration(*f, &f.to_string()).map_err(|e| e.to_string()),
             other => Err(format!(
                 "expected a time such as \"36h\" or a date, got {}",
                 other.type_str()
@@ -293,10 +304,58 @@ impl Validator {
         }
     }
 
-    fn count(&mut self, v: &Spanned<i64>, min: i64, ctx: &str) -> Option<u64> {
+    /// Refuses a parts horizon that no run can reach: every source is limited and, with the
+    /// orders, they cannot create that many parts.
+    fn reachable(&mut self, run: &RunSettings, raw: Option<&RawRun>, sources: &[Source], orders: &[Order]) {
+        let Horizon::Parts(n) = run.horizon else { return };
+        let mut most: u64 = orders.iter().map(|o| u64::from(o.quantity)).sum();
+        for s in sources {
+            match &s.kind {
+                SourceKind::Arrivals { limit: Some(l), .. } => most = most.saturating_add(*l),
+                _ => return,
+            }
+        }
+        if most < n {
+            let span = raw
+                .and_then(|r| r.horizon_parts.as_ref())
+                .map(|p| p.span())
+                .unwrap_or_default();
+            self.r.error_help(
+                span,
+                format!("[run] horizon_parts = {n} can never be reached: the sources' limits and the orders create at most {most} parts"),
+                Some("lower horizon_parts, raise a source's `limit`, or give a time horizon".into()),
+            );
+        }
+    }
+
+    /// A drawing position (`x`, `y`): both finite when given.
+    fn position(&mut self, x: Option<f64>, y: Option<f64>, name: &Spanned<String>, kind: &str) -> Option<(f64, f64)> {
+        let p = x.zip(y)?;
+        if !(p.0.is_finite() && p.1.is_finite()) {
+            self.r.error(
+                name.span(),
+                format!(
+                    "{kind} '{}': x and y must be finite numbers, got {} and {}",
+                    name.get_ref(),
+                    p.0,
+                    p.1
+                ),
+            );
+            return None;
+        }
+        Some(p)
+    }
+
+    /// A whole number in `min..=max` (a documented limit of [`crate::limits`]).
+    fn count(&mut self, v: &Spanned<i64>, min: i64, max: u64, ctx: &str) -> Option<u64> {
         let n = *v.get_ref();
         if n < min {
             self.r.error(v.span(), format!("{ctx} must be >= {min}, got {n}"));
+            return None;
+        }
+        if n as u64 > max {
+            self.r
+                .error(v.span(), format!("{ctx} must be <= {max} (the limit), got {n}"));
             return None;
         }
         Some(n as u64)
@@ -311,8 +370,8 @@ impl Validator {
         pos
     }
 
-    fn build(&mut self, raw: RawPlant, path: &Path) -> Option<PlantModel> {
-        let header = raw.plant.unwrap_or(RawHeader {
+    fn build(&mut self, mut raw: RawPlant, path: &Path) -> Option<PlantModel> {
+        let header = raw.plant.take().unwrap_or(RawHeader {
             name: None,
             start: None,
         });
@@ -327,8 +386,48 @@ impl Validator {
                 }
             });
         let week_offset = start.as_ref().map_or(0.0, |s| s.week_offset_s);
-
         // Names first, so references can be resolved in any order.
+        let mut names = self.names(&raw);
+        let shift_calendars = self.shift_calendars(&raw, week_offset);
+        let mut buffers = self.buffers(&raw);
+        names.buffers = buffers.iter().map(|b| b.name.clone()).collect();
+        let stations: Vec<Station> = raw
+            .station
+            .iter()
+            .map(|s| self.station(s, &names, &mut buffers))
+            .collect();
+        let sinks = self.sinks(&raw, &mut names);
+        let products = self.products(&raw, &names, &stations);
+        let sources = self.sources(&raw, &names, &products, &stations);
+        let orders = self.orders(&raw, &names, start.as_ref(), path);
+        let disruptions = self.disruptions(&raw, &names, start.as_ref());
+        let run = self.run(raw.run.as_ref());
+        self.reachable(&run, raw.run.as_ref(), &sources, &orders);
+        if self.r.has_errors() {
+            return None;
+        }
+        Some(PlantModel {
+            name: header.name.unwrap_or_else(|| {
+                path.file_stem()
+                    .map_or("plant".into(), |s| s.to_string_lossy().into_owned())
+            }),
+            start,
+            run,
+            stations,
+            buffers,
+            sources,
+            sinks,
+            products,
+            families: names.families,
+            shift_calendars,
+            orders,
+            disruptions,
+        })
+    }
+
+    /// Registers every element's name (refusing duplicates across kinds) and numbers the
+    /// product families in order of first appearance (a product without one is its own family).
+    fn names(&mut self, raw: &RawPlant) -> Names {
         for s in &raw.station {
             self.unique(&s.name, "station");
         }
@@ -347,12 +446,6 @@ impl Validator {
         for c in &raw.shift_calendar {
             self.unique(&c.name, "shift calendar");
         }
-        let station_names: Vec<String> = raw.station.iter().map(|s| s.name.get_ref().clone()).collect();
-        let product_names: Vec<String> = raw.product.iter().map(|p| p.name.get_ref().clone()).collect();
-        let mut sink_names: Vec<String> = raw.sink.iter().map(|s| s.name.get_ref().clone()).collect();
-        let calendar_names: Vec<String> = raw.shift_calendar.iter().map(|c| c.name.get_ref().clone()).collect();
-
-        // Families in order of first appearance (a product without one is its own family).
         let mut families: Vec<String> = Vec::new();
         let mut family_of = Vec::new();
         for p in &raw.product {
@@ -363,8 +456,19 @@ impl Validator {
             });
             family_of.push(id);
         }
+        Names {
+            stations: raw.station.iter().map(|s| s.name.get_ref().clone()).collect(),
+            buffers: Vec::new(),
+            products: raw.product.iter().map(|p| p.name.get_ref().clone()).collect(),
+            sinks: raw.sink.iter().map(|s| s.name.get_ref().clone()).collect(),
+            calendars: raw.shift_calendar.iter().map(|c| c.name.get_ref().clone()).collect(),
+            families,
+            family_of,
+        }
+    }
 
-        // Shift calendars.
+    /// `[[shift_calendar]]`: weekly shifts on the named days.
+    fn shift_calendars(&mut self, raw: &RawPlant, week_offset: f64) -> Vec<ShiftCalendar> {
         let mut shift_calendars = Vec::new();
         for c in &raw.shift_calendar {
             let ctx = format!("shift calendar '{}'", c.name.get_ref());
@@ -398,140 +502,162 @@ impl Validator {
             }
             shift_calendars.push(ShiftCalendar::new(c.name.get_ref(), &shifts, &days, week_offset));
         }
+        shift_calendars
+    }
 
-        // Buffers: declared ones, then each station's implicit input queue.
+    /// `[[buffer]]`: the declared buffers (stations add their implicit input queues later).
+    fn buffers(&mut self, raw: &RawPlant) -> Vec<Buffer> {
         let mut buffers: Vec<Buffer> = Vec::new();
         for b in &raw.buffer {
             let capacity = b.capacity.as_ref().and_then(|c| {
-                self.count(c, 0, &format!("buffer '{}': capacity", b.name.get_ref()))
-                    .map(|n| n as u32)
+                self.count(
+                    c,
+                    0,
+                    MAX_BUFFER_CAPACITY,
+                    &format!("buffer '{}': capacity", b.name.get_ref()),
+                )
+                .map(|n| n as u32)
             });
             buffers.push(Buffer {
                 name: b.name.get_ref().clone(),
                 capacity,
                 declared: true,
-                position: b.x.zip(b.y),
+                position: self.position(b.x, b.y, &b.name, "buffer"),
             });
         }
-        let buffer_names: Vec<String> = buffers.iter().map(|b| b.name.clone()).collect();
+        buffers
+    }
 
-        // Stations.
-        let mut stations = Vec::new();
-        for s in &raw.station {
-            let name = s.name.get_ref().clone();
-            let ctx = format!("station '{name}'");
-            let capacity = match &s.capacity {
-                Some(c) => self.count(c, 1, &format!("{ctx}: capacity")).unwrap_or(1) as u32,
-                None => 1,
-            };
-            let input = match &s.input {
-                Some(b) => self
-                    .lookup(b, &buffer_names, "buffer", &format!("as input of {ctx}"))
-                    .unwrap_or(0),
-                None => {
-                    buffers.push(Buffer {
-                        name: format!("{name}.queue"),
-                        capacity: None,
-                        declared: false,
-                        position: None,
-                    });
-                    buffers.len() - 1
-                }
-            };
-            let process_time = s
-                .process_time
-                .as_ref()
-                .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: process_time")));
-            let mut process_times = Vec::new();
-            if let Some(pt) = &s.process_times {
-                for (prod, d) in pt.get_ref() {
-                    let Some(pid) = product_names.iter().position(|p| p == prod) else {
-                        self.r.unknown(
-                            pt.span(),
-                            "product",
-                            prod,
-                            &format!("in process_times of {ctx}"),
-                            product_names.iter().map(String::as_str),
-                        );
-                        continue;
-                    };
-                    match parse_distribution(d, Quantity::Time) {
-                        Ok(d) => process_times.push((pid, d)),
-                        Err(e) => self.r.error(pt.span(), format!("{ctx}: process_times.{prod}: {e}")),
-                    }
-                }
+    /// One station; a station without `input` gets its own implicit queue in `buffers`.
+    fn station(&mut self, s: &RawStation, n: &Names, buffers: &mut Vec<Buffer>) -> Station {
+        let (buffer_names, product_names, families, calendar_names) =
+            (&n.buffers, &n.products, &n.families, &n.calendars);
+        let name = s.name.get_ref().clone();
+        let ctx = format!("station '{name}'");
+        let capacity = match &s.capacity {
+            Some(c) => self.count(c, 1, MAX_SERVERS, &format!("{ctx}: capacity")).unwrap_or(1) as u32,
+            None => 1,
+        };
+        let input = match &s.input {
+            Some(b) => self
+                .lookup(b, buffer_names, "buffer", &format!("as input of {ctx}"))
+                .unwrap_or(0),
+            None => {
+                buffers.push(Buffer {
+                    name: format!("{name}.queue"),
+                    capacity: None,
+                    declared: false,
+                    position: None,
+                });
+                buffers.len() - 1
             }
-            let scrap = match &s.scrap {
-                Some(x) if !(0.0..1.0).contains(x.get_ref()) => {
-                    self.r.error(
-                        x.span(),
-                        format!("{ctx}: scrap must be a probability in [0, 1), got {}", x.get_ref()),
+        };
+        let process_time = s
+            .process_time
+            .as_ref()
+            .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: process_time")));
+        let mut process_times = Vec::new();
+        if let Some(pt) = &s.process_times {
+            for (prod, d) in pt.get_ref() {
+                let Some(pid) = product_names.iter().position(|p| p == prod) else {
+                    self.r.unknown(
+                        pt.span(),
+                        "product",
+                        prod,
+                        &format!("in process_times of {ctx}"),
+                        product_names.iter().map(String::as_str),
                     );
-                    0.0
-                }
-                Some(x) => *x.get_ref(),
-                None => 0.0,
-            };
-            let mut setups = Setups::default();
-            if let Some(su) = &s.setup {
-                setups.default = su
-                    .default
-                    .as_ref()
-                    .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.default")));
-                setups.initial = su
-                    .initial
-                    .as_ref()
-                    .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.initial")));
-                for m in &su.matrix {
-                    let f = self.lookup(
-                        &m.from,
-                        &families,
-                        "product family",
-                        &format!("in setup matrix of {ctx}"),
-                    );
-                    let t = self.lookup(&m.to, &families, "product family", &format!("in setup matrix of {ctx}"));
-                    let d = self.dist(&m.time, Quantity::Time, &format!("{ctx}: setup time"));
-                    if let (Some(f), Some(t), Some(d)) = (f, t, d) {
-                        setups.matrix.push((f, t, d));
-                    }
+                    continue;
+                };
+                match parse_distribution(d, Quantity::Time) {
+                    Ok(d) => process_times.push((pid, d)),
+                    Err(e) => self.r.error(pt.span(), format!("{ctx}: process_times.{prod}: {e}")),
                 }
             }
-            let failures = s.failures.as_ref().and_then(|f| self.failures(f, &ctx));
-            let energy_kw = s.energy_kw.as_ref().map(|e| EnergyKw {
-                busy: e.busy,
-                setup: e.setup,
-                idle: e.idle,
-                blocked: e.blocked,
-                down: e.down,
-                off_shift: e.off_shift,
-            });
-            if let Some(e) = &energy_kw {
-                let all = [e.busy, e.setup, e.idle, e.blocked, e.down, e.off_shift];
-                if all.iter().any(|x| !x.is_finite() || *x < 0.0) {
-                    self.r
-                        .error(s.name.span(), format!("{ctx}: energy_kw values must be >= 0"));
-                }
-            }
-            let shift = s
-                .shift
-                .as_ref()
-                .and_then(|c| self.lookup(c, &calendar_names, "shift calendar", &format!("for {ctx}")));
-            stations.push(Station {
-                name,
-                capacity,
-                input,
-                process_time,
-                process_times,
-                scrap,
-                setups,
-                failures,
-                energy_kw: energy_kw.unwrap_or_default(),
-                shift,
-                position: s.x.zip(s.y),
-            });
         }
+        let scrap = match &s.scrap {
+            Some(x) if !(0.0..1.0).contains(x.get_ref()) => {
+                self.r.error(
+                    x.span(),
+                    format!("{ctx}: scrap must be a probability in [0, 1), got {}", x.get_ref()),
+                );
+                0.0
+            }
+            Some(x) => *x.get_ref(),
+            None => 0.0,
+        };
+        let setups = s
+            .setup
+            .as_ref()
+            .map(|su| self.setups(su, families, &ctx))
+            .unwrap_or_default();
+        let failures = s.failures.as_ref().and_then(|f| self.failures(f, &ctx));
+        let energy_kw = s.energy_kw.as_ref().map(|e| EnergyKw {
+            busy: e.busy,
+            setup: e.setup,
+            idle: e.idle,
+            blocked: e.blocked,
+            down: e.down,
+            off_shift: e.off_shift,
+        });
+        if let Some(e) = &energy_kw {
+            let all = [e.busy, e.setup, e.idle, e.blocked, e.down, e.off_shift];
+            if all.iter().any(|x| !x.is_finite() || *x < 0.0) {
+                self.r
+                    .error(s.name.span(), format!("{ctx}: energy_kw values must be >= 0"));
+            }
+        }
+        let shift = s
+            .shift
+            .as_ref()
+            .and_then(|c| self.lookup(c, calendar_names, "shift calendar", &format!("for {ctx}")));
+        Station {
+            name,
+            capacity,
+            input,
+            process_time,
+            process_times,
+            scrap,
+            setups,
+            failures,
+            energy_kw: energy_kw.unwrap_or_default(),
+            shift,
+            position: self.position(s.x, s.y, &s.name, "station"),
+        }
+    }
 
-        // Sinks (one implicit sink if none is declared).
+    /// A station's setup times: default, initial and the family-to-family matrix.
+    fn setups(&mut self, su: &RawSetup, families: &[String], ctx: &str) -> Setups {
+        let mut setups = Setups {
+            default: su
+                .default
+                .as_ref()
+                .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.default"))),
+            initial: su
+                .initial
+                .as_ref()
+                .and_then(|d| self.dist(d, Quantity::Time, &format!("{ctx}: setup.initial"))),
+            ..Setups::default()
+        };
+        for m in &su.matrix {
+            let f = self.lookup(
+                &m.from,
+                families,
+                "product family",
+                &format!("in setup matrix of {ctx}"),
+            );
+            let t = self.lookup(&m.to, families, "product family", &format!("in setup matrix of {ctx}"));
+            let d = self.dist(&m.time, Quantity::Time, &format!("{ctx}: setup time"));
+            if let (Some(f), Some(t), Some(d)) = (f, t, d) {
+                setups.matrix.push((f, t, d));
+            }
+        }
+        setups
+    }
+
+    /// `[[sink]]`: the declared sinks, or one implicit `exit`.
+    fn sinks(&mut self, raw: &RawPlant, n: &mut Names) -> Vec<Sink> {
+        let sink_names = &mut n.sinks;
         let mut sinks: Vec<Sink> = raw
             .sink
             .iter()
@@ -543,8 +669,12 @@ impl Validator {
             sinks.push(Sink { name: "exit".into() });
             sink_names.push("exit".into());
         }
+        sinks
+    }
 
-        // Products and routings.
+    /// `[[product]]`: each product's routing of steps over alternative stations, and its sink.
+    fn products(&mut self, raw: &RawPlant, n: &Names, stations: &[Station]) -> Vec<Product> {
+        let (station_names, sink_names, family_of) = (&n.stations, &n.sinks, &n.family_of);
         let mut products = Vec::new();
         for (pi, p) in raw.product.iter().enumerate() {
             let pname = p.name.get_ref().clone();
@@ -601,7 +731,7 @@ impl Validator {
             }
             let sink = match &p.sink {
                 Some(s) => self
-                    .lookup(s, &sink_names, "sink", &format!("for product '{pname}'"))
+                    .lookup(s, sink_names, "sink", &format!("for product '{pname}'"))
                     .unwrap_or(0),
                 None => 0,
             };
@@ -612,8 +742,12 @@ impl Validator {
                 sink,
             });
         }
+        products
+    }
 
-        // Sources.
+    /// `[[source]]`: arrival sources (interarrival, product mix, limit) and infinite sources.
+    fn sources(&mut self, raw: &RawPlant, n: &Names, products: &[Product], stations: &[Station]) -> Vec<Source> {
+        let product_names = &n.products;
         let mut sources = Vec::new();
         for s in &raw.source {
             let ctx = format!("source '{}'", s.name.get_ref());
@@ -621,7 +755,7 @@ impl Validator {
             let product = s
                 .product
                 .as_ref()
-                .and_then(|p| self.lookup(p, &product_names, "product", &format!("in {ctx}")));
+                .and_then(|p| self.lookup(p, product_names, "product", &format!("in {ctx}")));
             match kind {
                 "infinite" => {
                     let Some(product) = product else {
@@ -631,6 +765,29 @@ impl Validator {
                         }
                         continue;
                     };
+                    // A zero first operation behind an infinite source creates parts endlessly
+                    // at one instant.
+                    if let Some(step) = products.get(product).and_then(|p| p.routing.first()) {
+                        for &st in &step.stations {
+                            let st = &stations[st];
+                            let time = step.time.as_ref().or_else(|| {
+                                st.process_times
+                                    .iter()
+                                    .find(|(pid, _)| *pid == product)
+                                    .map(|(_, d)| d)
+                                    .or(st.process_time.as_ref())
+                            });
+                            if time.is_some_and(|d| d.mean() <= 0.0) {
+                                self.r.error(
+                                    s.name.span(),
+                                    format!(
+                                        "{ctx}: the first step's process time at station '{}' is zero: an infinite source would create parts without end at one instant",
+                                        st.name
+                                    ),
+                                );
+                            }
+                        }
+                    }
                     sources.push(Source {
                         name: s.name.get_ref().clone(),
                         kind: SourceKind::Infinite { product },
@@ -645,7 +802,7 @@ impl Validator {
                         if *m.weight.get_ref() < 0.0 || !m.weight.get_ref().is_finite() {
                             self.r.error(m.weight.span(), format!("{ctx}: mix weight must be >= 0"));
                         }
-                        if let Some(p) = self.lookup(&m.product, &product_names, "product", &format!("in mix of {ctx}"))
+                        if let Some(p) = self.lookup(&m.product, product_names, "product", &format!("in mix of {ctx}"))
                         {
                             mix.push((p, *m.weight.get_ref()));
                         }
@@ -659,13 +816,16 @@ impl Validator {
                         continue;
                     };
                     let interarrival = self.dist(ia, Quantity::Time, &format!("{ctx}: interarrival"));
-                    if matches!(interarrival, Some(Distribution::Constant { value }) if value <= 0.0) {
-                        self.r.error(ia.span(), format!("{ctx}: interarrival must be > 0"));
+                    // Any distribution whose mean is 0 (a constant 0, uniform 0..0, normal with
+                    // mean 0 and sd 0) creates parts without end at one instant.
+                    if interarrival.as_ref().is_some_and(|d| d.mean() <= 0.0) {
+                        self.r
+                            .error(ia.span(), format!("{ctx}: interarrival must have a mean > 0"));
                     }
                     let limit = s
                         .limit
                         .as_ref()
-                        .and_then(|l| self.count(l, 1, &format!("{ctx}: limit")));
+                        .and_then(|l| self.count(l, 1, MAX_PARTS, &format!("{ctx}: limit")));
                     if let Some(interarrival) = interarrival {
                         sources.push(Source {
                             name: s.name.get_ref().clone(),
@@ -689,17 +849,21 @@ impl Validator {
                 }
             }
         }
+        sources
+    }
 
-        // Orders: inline, then from the CSV the file names.
+    /// `[[order]]` and the `orders_csv` file; order ids must be unique across both.
+    fn orders(&mut self, raw: &RawPlant, n: &Names, start: Option<&CalendarStart>, path: &Path) -> Vec<Order> {
+        let product_names = &n.products;
         let mut orders = Vec::new();
         for o in &raw.order {
-            if let Some(o) = self.order(o, &product_names, start.as_ref()) {
+            if let Some(o) = self.order(o, product_names, start) {
                 orders.push(o);
             }
         }
         if let Some(csv) = &raw.orders_csv {
             let csv_path = path.parent().unwrap_or(Path::new(".")).join(csv.get_ref());
-            match read_orders_csv(&csv_path, &product_names, start.as_ref()) {
+            match read_orders_csv(&csv_path, product_names, start) {
                 Ok(mut more) => orders.append(&mut more),
                 Err(LoadError::Io { message, .. }) => self.r.error(
                     csv.span(),
@@ -718,13 +882,17 @@ impl Validator {
                 );
             }
         }
+        orders
+    }
 
-        // Injected events.
+    /// `[[event]]`: injected outages and shift changes, in time order.
+    fn disruptions(&mut self, raw: &RawPlant, n: &Names, start: Option<&CalendarStart>) -> Vec<Disruption> {
+        let (station_names, calendar_names) = (&n.stations, &n.calendars);
         let mut disruptions = Vec::new();
         for e in &raw.event {
             let ctx = format!("event '{}' at {}", e.kind.get_ref(), display_value(e.at.get_ref()));
-            let at = self.instant(&e.at, start.as_ref(), &ctx);
-            let station = self.lookup(&e.station, &station_names, "station", &format!("in {ctx}"));
+            let at = self.instant(&e.at, start, &ctx);
+            let station = self.lookup(&e.station, station_names, "station", &format!("in {ctx}"));
             let kind = match e.kind.get_ref().as_str() {
                 "outage" | "breakdown" => {
                     let Some(d) = &e.duration else {
@@ -744,7 +912,7 @@ impl Validator {
                     let shift = match &e.shift {
                         None => Some(None),
                         Some(c) => self
-                            .lookup(c, &calendar_names, "shift calendar", &format!("in {ctx}"))
+                            .lookup(c, calendar_names, "shift calendar", &format!("in {ctx}"))
                             .map(Some),
                     };
                     station
@@ -767,28 +935,7 @@ impl Validator {
             }
         }
         disruptions.sort_by(|a, b| a.at.secs().total_cmp(&b.at.secs()));
-
-        let run = self.run(raw.run.as_ref());
-        if self.r.has_errors() {
-            return None;
-        }
-        Some(PlantModel {
-            name: header.name.unwrap_or_else(|| {
-                path.file_stem()
-                    .map_or("plant".into(), |s| s.to_string_lossy().into_owned())
-            }),
-            start,
-            run,
-            stations,
-            buffers,
-            sources,
-            sinks,
-            products,
-            families,
-            shift_calendars,
-            orders,
-            disruptions,
-        })
+        disruptions
     }
 
     fn failures(&mut self, f: &RawFailures, ctx: &str) -> Option<Failures> {
@@ -842,7 +989,7 @@ impl Validator {
     fn order(&mut self, o: &RawOrder, products: &[String], start: Option<&CalendarStart>) -> Option<Order> {
         let ctx = format!("order '{}'", o.id.get_ref());
         let product = self.lookup(&o.product, products, "product", &format!("in {ctx}"));
-        let quantity = self.count(&o.quantity, 1, &format!("{ctx}: quantity"));
+        let quantity = self.count(&o.quantity, 1, MAX_ORDER_QUANTITY, &format!("{ctx}: quantity"));
         let release = match &o.release {
             Some(r) => self.instant(r, start, &format!("{ctx}: release"))?,
             None => SimTime::ZERO,
@@ -862,7 +1009,17 @@ impl Validator {
             quantity: quantity? as u32,
             release: release.max(SimTime::ZERO),
             due,
-            priority: o.priority.as_ref().map_or(1, |p| *p.get_ref() as i32),
+            priority: match &o.priority {
+                Some(p) if p.get_ref().abs() > MAX_PRIORITY => {
+                    self.r.error(
+                        p.span(),
+                        format!("{ctx}: priority must be within ±{MAX_PRIORITY}, got {}", p.get_ref()),
+                    );
+                    1
+                }
+                Some(p) => *p.get_ref() as i32,
+                None => 1,
+            },
         })
     }
 
@@ -872,8 +1029,8 @@ impl Validator {
         let time = |v: &Spanned<Value>, r: &mut Reporter, key: &str| -> Option<SimTime> {
             let res = match v.get_ref() {
                 Value::String(t) => twinworks_engine::parse_duration(t).map_err(|e| e.to_string()),
-                Value::Integer(i) => Ok(SimTime::from_secs(*i as f64)),
-                Value::Float(f) => Ok(SimTime::from_secs(*f)),
+                Value::Integer(i) => check_duration(*i as f64, &i.to_string()).map_err(|e| e.to_string()),
+                Value::Float(f) => check_duration(*f, &f.to_string()).map_err(|e| e.to_string()),
                 other => Err(format!("expected a duration such as \"8h\", got {}", other.type_str())),
             };
             match res {
@@ -901,7 +1058,7 @@ impl Validator {
                 }
             }
             (None, Some(p)) => {
-                if let Some(n) = self.count(p, 1, "[run] horizon_parts") {
+                if let Some(n) = self.count(p, 1, MAX_PARTS, "[run] horizon_parts") {
                     s.horizon = Horizon::Parts(n);
                 }
             }
@@ -917,7 +1074,7 @@ impl Validator {
                 }
             }
             (None, Some(p)) => {
-                if let Some(n) = self.count(p, 0, "[run] warmup_parts") {
+                if let Some(n) = self.count(p, 0, MAX_PARTS, "[run] warmup_parts") {
                     s.warmup = if n > 0 { Warmup::Parts(n) } else { Warmup::None };
                 }
             }
@@ -933,7 +1090,7 @@ impl Validator {
             );
         }
         if let Some(n) = &run.replications
-            && let Some(n) = self.count(n, 1, "[run] replications")
+            && let Some(n) = self.count(n, 1, MAX_REPLICATIONS, "[run] replications")
         {
             s.replications = n as u32;
         }

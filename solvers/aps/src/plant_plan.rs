@@ -89,7 +89,16 @@ pub enum PlanError {
     /// Unit split would make too many jobs.
     #[error("splitting into units makes {jobs} jobs (at most {max}); use --split lot")]
     TooManyJobs { jobs: usize, max: usize },
+    /// The plan's times would not fit the solvers' integer seconds.
+    #[error(
+        "the orders' work and releases add up to {total:e} s, beyond the scheduler's limit of {MAX_PLAN_SPAN:e} s; schedule fewer or shorter orders"
+    )]
+    TooLong { total: f64 },
 }
+
+/// The longest span a plant plan may need (all work in sequence after the latest release) [s]:
+/// any start time the solvers compute stays below it, far from `i64::MAX`.
+pub const MAX_PLAN_SPAN: f64 = 1e15;
 
 /// Most jobs a unit split may create.
 pub const MAX_UNIT_JOBS: usize = 20_000;
@@ -189,6 +198,21 @@ pub fn plant_problem(plant: &PlantModel, split: Split) -> Result<PlantProblem, P
         }
         m
     });
+    // Every start time is at most the latest release plus all work (and setups) in sequence.
+    let work: f64 = jobs
+        .iter()
+        .flat_map(|j| &j.operations)
+        .map(|o| o.alternatives.iter().map(|a| a.duration).max().unwrap_or(0) as f64)
+        .sum();
+    let setup = setups.as_ref().map_or(0.0, |m| {
+        m.times.iter().copied().max().unwrap_or(0) as f64
+            * jobs.iter().map(|j| j.operations.len()).sum::<usize>() as f64
+    });
+    let release = jobs.iter().map(|j| j.release).max().unwrap_or(0) as f64;
+    let total = work + setup + release;
+    if total.is_nan() || total > MAX_PLAN_SPAN {
+        return Err(PlanError::TooLong { total });
+    }
     Ok(PlantProblem {
         problem: Problem {
             name: plant.name.clone(),

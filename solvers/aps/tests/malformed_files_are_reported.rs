@@ -9,7 +9,7 @@ fn jssp_reports_line_and_token() {
     let e = parse_jssp(text).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "line 3, token 4: expected a processing time >= 0, got 'x'"
+        "line 3, token 4: expected a processing time from 0 to 1e9, got 'x'"
     );
     assert!(matches!(e, ParseError::Unexpected { line: 3, token: 4, .. }));
 }
@@ -26,7 +26,7 @@ fn header_errors() {
     assert_eq!(parse_fjsp("").unwrap_err(), ParseError::Empty);
     assert_eq!(
         parse_jssp("a 2\n").unwrap_err().to_string(),
-        "line 1, token 1: expected the number of jobs, got 'a'"
+        "line 1, token 1: expected the number of jobs (at most 1000000), got 'a'"
     );
     assert_eq!(
         parse_jssp("1 2 3\n0 1 1 1\n").unwrap_err().to_string(),

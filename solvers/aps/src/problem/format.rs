@@ -86,22 +86,27 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    fn next_count(&mut self, expected: &'static str) -> Result<usize, ParseError> {
+    /// A count in `0..=max`; `expected` names the field and its limit. Counts size
+    /// allocations, so a huge one is refused here rather than aborting later.
+    fn next_count(&mut self, expected: &'static str, max: usize) -> Result<usize, ParseError> {
         let (line, token) = (self.line, self.token + 1);
         let v = self.next_int(expected)?;
-        usize::try_from(v).map_err(|_| ParseError::Unexpected {
-            line,
-            token,
-            expected,
-            got: v.to_string(),
-        })
+        usize::try_from(v)
+            .ok()
+            .filter(|&n| n <= max)
+            .ok_or_else(|| ParseError::Unexpected {
+                line,
+                token,
+                expected,
+                got: v.to_string(),
+            })
     }
 
     fn next_duration(&mut self) -> Result<Time, ParseError> {
-        const WHAT: &str = "a processing time >= 0";
+        const WHAT: &str = "a processing time from 0 to 1e9";
         let token = self.token + 1;
         let v = self.next_int(WHAT)?;
-        if v < 0 {
+        if !(0..=MAX_TIME).contains(&v) {
             return Err(ParseError::Unexpected {
                 line: self.line,
                 token,
@@ -145,6 +150,16 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Limits on instance files. Counts size allocations, so a huge count is refused instead of
+/// aborting. Processing times are at most 1e9: a makespan sums at most the instance's
+/// operations (an instance a solver can hold has well under 1e9 of them), so it stays below
+/// 1e18 < `i64::MAX` ≈ 9.2e18 and no start time overflows.
+const MAX_JOBS: usize = 1_000_000;
+const MAX_MACHINES: usize = 100_000;
+const MAX_OPS_PER_JOB: usize = 100_000;
+/// The longest processing time of one operation.
+pub const MAX_TIME: Time = 1_000_000_000;
+
 /// Non-blank lines with their 1-based line numbers.
 fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
@@ -158,8 +173,8 @@ fn read_header<'a>(
 ) -> Result<(Cursor<'a>, usize, usize), ParseError> {
     let (no, text) = lines.next().ok_or(ParseError::Empty)?;
     let mut cur = Cursor::new(no, text);
-    let jobs = cur.next_count("the number of jobs")?;
-    let machines = cur.next_count("the number of machines")?;
+    let jobs = cur.next_count("the number of jobs (at most 1000000)", MAX_JOBS)?;
+    let machines = cur.next_count("the number of machines (at most 100000)", MAX_MACHINES)?;
     if machines == 0 {
         return Err(ParseError::Unexpected {
             line: no,
@@ -232,11 +247,14 @@ pub fn parse_fjsp(text: &str) -> Result<Problem, ParseError> {
             });
         };
         let mut cur = Cursor::new(no, text);
-        let n_ops = cur.next_count("the number of operations")?;
+        let n_ops = cur.next_count("the number of operations (at most 100000)", MAX_OPS_PER_JOB)?;
         let mut ops = Vec::with_capacity(n_ops);
         for _ in 0..n_ops {
             let token = cur.token + 1;
-            let k = cur.next_count("the number of eligible machines")?;
+            let k = cur.next_count(
+                "the number of eligible machines (at most the number of machines)",
+                machines,
+            )?;
             if k == 0 {
                 return Err(ParseError::Unexpected {
                     line: no,
@@ -303,7 +321,7 @@ mod tests {
         let err = parse_jssp("1 3\n0 1 1\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 2: expected a processing time >= 0 as token 4, got end of line"
+            "line 2: expected a processing time from 0 to 1e9 as token 4, got end of line"
         );
     }
 
@@ -320,7 +338,7 @@ mod tests {
         let err = parse_jssp("2 two\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 1, token 2: expected the number of machines, got 'two'"
+            "line 1, token 2: expected the number of machines (at most 100000), got 'two'"
         );
         let err = parse_jssp("1 2\n0 4 1 2\n0 1\n").unwrap_err();
         assert_eq!(err, ParseError::ExtraLine { line: 3, jobs: 1 });
@@ -344,7 +362,7 @@ mod tests {
         let err = parse_fjsp("1 2 1\n2 1 1 3\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 2: expected the number of eligible machines as token 5, got end of line"
+            "line 2: expected the number of eligible machines (at most the number of machines) as token 5, got end of line"
         );
         let err = parse_fjsp("1 2 1\n1 1 1 3 9\n").unwrap_err();
         assert_eq!(err.to_string(), "line 2, token 5: unexpected trailing token '9'");
@@ -353,7 +371,7 @@ mod tests {
         let err = parse_fjsp("1 2 1\n1 1 1 q\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 2, token 4: expected a processing time >= 0, got 'q'"
+            "line 2, token 4: expected a processing time from 0 to 1e9, got 'q'"
         );
     }
 }
