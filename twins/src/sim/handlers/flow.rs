@@ -54,7 +54,7 @@ impl Ctx<'_, '_> {
     /// Offers a part to buffer `b`: straight onto an idle eligible consumer, else into the queue
     /// if there is space.
     pub(super) fn offer(&mut self, b: usize, part: Part) -> Result<(), Part> {
-        if let Policy::External(_) = self.policy {
+        if self.external {
             return self.offer_ext(b, part);
         }
         for i in 0..self.cfg.consumers[b].len() {
@@ -91,7 +91,7 @@ impl Ctx<'_, '_> {
     /// invariant means a part pushed to a queue here has no idle eligible consumer.
     #[inline]
     pub(super) fn place(&mut self, part: Part) -> Result<(), Part> {
-        if let Policy::External(_) = self.policy {
+        if self.external {
             return self.place_ext(part);
         }
         let cfg = self.cfg;
@@ -159,7 +159,9 @@ impl Ctx<'_, '_> {
         let now = self.now;
         let cfg = self.cfg;
         let wait = now - part.entered;
-        if let Policy::External(p) = &mut *self.policy {
+        if self.external
+            && let Policy::External(p) = &mut *self.policy
+        {
             p.started(s, k, &part);
         }
         let st = &mut *self.st[s];
@@ -402,7 +404,7 @@ impl Ctx<'_, '_> {
             }
         }
         let b = cfg.input[s] as usize;
-        if let Policy::External(_) = self.policy {
+        if self.external {
             self.pull_ext(s, k, b);
             return;
         }
@@ -469,9 +471,10 @@ impl Ctx<'_, '_> {
     #[inline]
     pub(super) fn space_freed(&mut self, b: usize) {
         while self.has_space(b) {
-            let next = match self.policy {
-                Policy::Fifo => self.bu[b].waiters.pop_front(),
-                Policy::External(_) => self.pick_waiter(b),
+            let next = if self.external {
+                self.pick_waiter(b)
+            } else {
+                self.bu[b].waiters.pop_front()
             };
             if let Some(w) = next {
                 let Some(part) = self.waiter_part(w) else { continue };

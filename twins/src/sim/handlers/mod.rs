@@ -80,6 +80,7 @@ impl Model for PlantSim {
             plant: plant.into_inner(),
             states: self.trace.as_ref().is_some_and(|t| t.wants_states()),
             trace: self.trace.as_deref_mut(),
+            external: matches!(self.policy, Policy::External(_)),
             policy: &mut self.policy,
             kernel,
             stop_at_exits: self.stop_at_exits,
@@ -100,7 +101,7 @@ impl Model for PlantSim {
 /// Moves a server's time accounting to its current state (its station is off shift `off`, in an
 /// injected outage `outage`). Every state change passes through here (a trace that wants state
 /// intervals gets them from [`Ctx::account_traced`]).
-#[inline]
+#[inline(always)]
 fn account(srv: &mut Server, off: bool, outage: bool, now: f64) {
     let new = if srv.down || outage {
         if srv.retired {
@@ -149,6 +150,9 @@ struct Ctx<'w, 'k> {
     /// The trace wants accounting-state intervals.
     states: bool,
     policy: &'w mut Policy,
+    /// The policy is external (a copy of `policy`'s discriminant, read on the hot path
+    /// without going through the reference).
+    external: bool,
     kernel: &'k mut Kernel<Event>,
     stop_at_exits: Option<u64>,
 }
