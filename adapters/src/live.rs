@@ -99,6 +99,9 @@ pub struct Mirror {
     fresh: Freshness,
     alive: Vec<Option<Instant>>,
     tag_stale: Vec<bool>,
+    /// When the mirror started: a tag never heard from is stale only once its `stale_after`
+    /// has passed since then (not on the first tick).
+    started: Instant,
     observed: Vec<BTreeMap<String, f64>>,
     alarms: Vec<Alarm>,
     prev: Option<PlantSnapshot>,
@@ -126,6 +129,7 @@ impl Mirror {
             fresh: Arc::new(std::sync::Mutex::new(vec![None; n])),
             alive: vec![None; map.connections.len()],
             tag_stale: vec![false; n],
+            started: Instant::now(),
             observed: vec![BTreeMap::new(); stations],
             alarms: Vec::new(),
             prev: None,
@@ -279,7 +283,7 @@ impl Mirror {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        newest.is_none_or(|t| t.elapsed() > tag.stale_after)
+        newest.unwrap_or(self.started).elapsed() > tag.stale_after
     }
 
     /// The mirrored state now, with stale marks, observed values and the alarms since the last
@@ -456,6 +460,23 @@ field = "state"
             source_time: None,
             received: Instant::now(),
         })
+    }
+
+    #[test]
+    fn a_tag_is_not_stale_before_its_first_interval_has_passed() {
+        let mut m = mirror();
+        let first = m.snapshot();
+        assert!(!first.stations[0].stale, "not stale on the first tick");
+        assert!(
+            !first.alarms.iter().any(|a| a.kind == AlarmKind::Stale),
+            "{:?}",
+            first.alarms
+        );
+        // Never heard from, and its stale_after (1.5 s by default here) has passed.
+        std::thread::sleep(std::time::Duration::from_millis(1600));
+        let later = m.snapshot();
+        assert!(later.stations[0].stale);
+        assert_eq!(later.alarms.iter().filter(|a| a.kind == AlarmKind::Stale).count(), 2);
     }
 
     #[test]
