@@ -54,6 +54,34 @@ pub fn run(_args: ViewArgs) -> ExitCode {
     ExitCode::from(crate::EXIT_RUN)
 }
 
+/// Without `XDG_RUNTIME_DIR`, the graphics drivers' Wayland probe (libwayland, loaded by wgpu
+/// even for X11 and off-screen rendering) prints "error: XDG_RUNTIME_DIR is invalid or not set"
+/// several times, although nothing is wrong. As the XDG base directory spec asks of
+/// applications, fall back to a private directory of our own (mode 0700) and say so once.
+#[cfg(all(feature = "viewer", unix))]
+fn runtime_dir_fallback() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let valid =
+        |p: &std::path::Path| std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o077 == 0);
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| valid(std::path::Path::new(&d))) {
+        return;
+    }
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    let dir = std::env::temp_dir().join(format!("twinworks-runtime-{uid}"));
+    let made = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    if (made.is_ok() || dir.is_dir()) && valid(&dir) {
+        // SAFETY: called first thing in `twin view`, before any thread is started.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        eprintln!(
+            "note: XDG_RUNTIME_DIR is not set (or not a private directory); using {} for this run",
+            dir.display()
+        );
+    }
+}
+
+#[cfg(all(feature = "viewer", not(unix)))]
+fn runtime_dir_fallback() {}
+
 #[cfg(feature = "viewer")]
 pub fn run(args: ViewArgs) -> ExitCode {
     use twinworks_aps::plant_plan::{FORMAT, PlantSchedule};
@@ -62,6 +90,7 @@ pub fn run(args: ViewArgs) -> ExitCode {
 
     use crate::{EXIT_INPUT, EXIT_RUN};
 
+    runtime_dir_fallback();
     let input = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(EXIT_INPUT)
