@@ -7,6 +7,7 @@
 //! Every request carries a deadline; a driver that misses it answers with an error.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
@@ -96,11 +97,32 @@ pub enum Request {
     },
 }
 
+/// Counters of one connection's driver, shared between the driver task and its owner (no
+/// process-global counters: two mirrors, or two connections, never mix their numbers).
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    /// Values dropped because the report channel was full (OPC UA data-change callbacks, which
+    /// cannot wait).
+    pub dropped_values: AtomicU64,
+    /// Messages dropped from a full MQTT store-and-forward outbox.
+    pub dropped_publishes: AtomicU64,
+    /// MQTT messages acknowledged by the broker.
+    pub acked_publishes: AtomicU64,
+}
+
+impl ConnStats {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// Routes requests to the drivers. Cheap to clone.
 #[derive(Clone)]
 pub struct Drivers {
     map: Arc<TagMap>,
     senders: Vec<Option<mpsc::Sender<Request>>>,
+    stats: Vec<Arc<ConnStats>>,
     timeout: Duration,
 }
 
@@ -112,8 +134,11 @@ impl Drivers {
     /// Starts one driver task per connection on the current tokio runtime. Reports go to `tx`.
     pub fn start(map: Arc<TagMap>, tx: mpsc::Sender<Report>) -> Drivers {
         let mut senders = Vec::new();
+        let stats: Vec<Arc<ConnStats>> = map.connections.iter().map(|_| Arc::default()).collect();
         for (ci, conn) in map.connections.iter().enumerate() {
             let (rtx, rrx) = mpsc::channel(64);
+            #[allow(unused_variables)]
+            let st = stats[ci].clone();
             let started = match conn {
                 #[cfg(feature = "modbus")]
                 Connection::Modbus(c) => {
@@ -122,12 +147,19 @@ impl Drivers {
                 }
                 #[cfg(feature = "opcua")]
                 Connection::OpcUa(c) => {
-                    tokio::spawn(crate::opcua::run_client(map.clone(), ci, c.clone(), tx.clone(), rrx));
+                    tokio::spawn(crate::opcua::run_client(
+                        map.clone(),
+                        ci,
+                        c.clone(),
+                        tx.clone(),
+                        rrx,
+                        st,
+                    ));
                     true
                 }
                 #[cfg(feature = "mqtt")]
                 Connection::Mqtt(c) => {
-                    tokio::spawn(crate::mqtt::run_client(map.clone(), ci, c.clone(), tx.clone(), rrx));
+                    tokio::spawn(crate::mqtt::run_client(map.clone(), ci, c.clone(), tx.clone(), rrx, st));
                     true
                 }
                 #[allow(unreachable_patterns)]
@@ -149,8 +181,19 @@ impl Drivers {
         Drivers {
             map,
             senders,
+            stats,
             timeout: Duration::from_secs(5),
         }
+    }
+
+    /// The counters of connection `ci` (index into the tag map's connections).
+    pub fn stats(&self, ci: usize) -> &ConnStats {
+        &self.stats[ci]
+    }
+
+    /// A counter summed over all connections of these drivers.
+    pub fn total(&self, counter: impl Fn(&ConnStats) -> &AtomicU64) -> u64 {
+        self.stats.iter().map(|s| counter(s).load(Ordering::Relaxed)).sum()
     }
 
     /// The tag map.

@@ -327,7 +327,7 @@ impl Mirror {
         snap
     }
 
-    fn finish_stats(&mut self, seconds: f64) -> LiveStats {
+    fn finish_stats(&mut self, seconds: f64, drivers: &Drivers) -> LiveStats {
         let mut s = self.stats.clone();
         s.seconds = seconds;
         s.per_second = if seconds > 0.0 {
@@ -337,14 +337,8 @@ impl Mirror {
         };
         s.latency_p50_ms = self.latency.quantile(0.5);
         s.latency_p99_ms = self.latency.quantile(0.99);
-        #[cfg(feature = "opcua")]
-        {
-            s.dropped_values = crate::opcua::DROPPED.load(std::sync::atomic::Ordering::Relaxed);
-        }
-        #[cfg(feature = "mqtt")]
-        {
-            s.dropped_publishes = crate::mqtt::OUTBOX.dropped.load(std::sync::atomic::Ordering::Relaxed);
-        }
+        s.dropped_values = drivers.total(|c| &c.dropped_values);
+        s.dropped_publishes = drivers.total(|c| &c.dropped_publishes);
         s
     }
 }
@@ -415,7 +409,7 @@ pub async fn run_live(
             break;
         }
     }
-    Ok(m.finish_stats(start.elapsed().as_secs_f64()))
+    Ok(m.finish_stats(start.elapsed().as_secs_f64(), &drivers))
 }
 
 #[cfg(test)]

@@ -13,29 +13,13 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 
-use crate::io::{Backoff, Observation, Quality, Report, Request, json_number};
+use crate::io::{Backoff, ConnStats, Observation, Quality, Report, Request, json_number};
 use crate::tagmap::{Address, MqttConn, TagMap};
-
-/// Counters of the store-and-forward outbox (all MQTT connections of the process).
-#[derive(Debug, Default)]
-pub struct OutboxStats {
-    /// Messages dropped because the outbox was full.
-    pub dropped: AtomicU64,
-    /// Messages acknowledged by the broker.
-    pub acked: AtomicU64,
-}
-
-/// The process-wide outbox counters.
-pub static OUTBOX: OutboxStats = OutboxStats {
-    dropped: AtomicU64::new(0),
-    acked: AtomicU64::new(0),
-};
 
 /// Whether `topic` matches the subscription `filter` (`+` one level, `#` the rest).
 pub fn topic_matches(filter: &str, topic: &str) -> bool {
@@ -117,6 +101,7 @@ pub async fn run_client(
     conn: MqttConn,
     tx: mpsc::Sender<Report>,
     mut rx: mpsc::Receiver<Request>,
+    stats: Arc<ConnStats>,
 ) {
     let link = |up: bool, message: String| Report::Link {
         connection: ci,
@@ -196,7 +181,7 @@ pub async fn run_client(
                 None => { let _ = client.try_disconnect(); return; }
                 Some(Request::Publish { topic, payload }) => {
                     if outbox.push((topic, payload)) {
-                        OUTBOX.dropped.fetch_add(1, Ordering::Relaxed);
+                        ConnStats::add(&stats.dropped_publishes, 1);
                     }
                 }
                 Some(Request::Read { reply, .. }) => {
@@ -241,7 +226,7 @@ pub async fn run_client(
                 Ok(Event::Incoming(Packet::PubAck(ack))) => {
                     if let Some(pos) = inflight.iter().position(|(k, _)| *k == Some(ack.pkid)) {
                         inflight.remove(pos);
-                        OUTBOX.acked.fetch_add(1, Ordering::Relaxed);
+                        ConnStats::add(&stats.acked_publishes, 1);
                     }
                 }
                 Ok(_) => {}
@@ -255,7 +240,7 @@ pub async fn run_client(
                     // Unacknowledged messages go back to the front of the outbox.
                     let back: Vec<(String, Vec<u8>)> = inflight.drain(..).map(|(_, m)| m).collect();
                     let d = outbox.requeue(back.into_iter());
-                    OUTBOX.dropped.fetch_add(d, Ordering::Relaxed);
+                    ConnStats::add(&stats.dropped_publishes, d);
                     // rumqttc would send its own copies of these after a reconnect only with a
                     // persistent session; with a clean session it discards them.
                     eventloop.clean();

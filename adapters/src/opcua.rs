@@ -18,7 +18,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
@@ -31,15 +30,12 @@ use opcua::types::{
 };
 use tokio::sync::mpsc;
 
-use crate::io::{Backoff, Observation, Quality, Report, Request, wait_refusing};
+use crate::io::{Backoff, ConnStats, Observation, Quality, Report, Request, wait_refusing};
 use crate::tagmap::{Address, OpcUaConn, Security, TagMap};
 
 /// Monitored items per subscription (the async-opcua server's default limit is 1000 per
 /// subscription and per call).
 pub const ITEMS_PER_SUBSCRIPTION: usize = 1000;
-
-/// Values dropped because the report channel was full (all OPC UA connections).
-pub static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Status codes after which retrying cannot help.
 fn fatal(code: StatusCode) -> Option<&'static str> {
@@ -122,6 +118,7 @@ pub async fn run_client(
     conn: OpcUaConn,
     tx: mpsc::Sender<Report>,
     mut rx: mpsc::Receiver<Request>,
+    stats: Arc<ConnStats>,
 ) {
     let prefix = format!("opcua '{}' ({})", conn.name, conn.endpoint);
     let link = move |up: bool, message: String| Report::Link {
@@ -290,7 +287,7 @@ pub async fn run_client(
         }
     }
     let _ = tx.send(link(true, "connected".into())).await;
-    if let Err(e) = subscribe(&session, &map, &tags, &conn, tx.clone()).await {
+    if let Err(e) = subscribe(&session, &map, &tags, &conn, tx.clone(), &stats).await {
         let _ = tx.send(link(false, format!("subscribe: {e}"))).await;
     }
     loop {
@@ -337,6 +334,7 @@ async fn subscribe(
     tags: &[(usize, NodeId)],
     conn: &OpcUaConn,
     tx: mpsc::Sender<Report>,
+    stats: &Arc<ConnStats>,
 ) -> Result<(), String> {
     if tags.is_empty() {
         return Ok(());
@@ -346,10 +344,11 @@ async fn subscribe(
     for group in tags.chunks(ITEMS_PER_SUBSCRIPTION) {
         let m = map.clone();
         let tx = tx.clone();
+        let st = stats.clone();
         let cb = DataChangeCallback::new(move |dv: DataValue, item: &MonitoredItem| {
             let tag = item.client_handle() as usize - 1;
             if tag < m.tags.len() && tx.try_send(Report::Value(observation(&m, tag, &dv))).is_err() {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
+                ConnStats::add(&st.dropped_values, 1);
             }
         });
         let sub = tokio::time::timeout(

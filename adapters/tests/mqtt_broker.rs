@@ -253,10 +253,9 @@ async fn publishes_made_during_a_10s_broker_outage_all_arrive() {
         "no values after the reconnect: not resubscribed"
     );
     assert_eq!(
-        twinworks_adapters::mqtt::OUTBOX
-            .dropped
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
+        drivers.total(|c| &c.dropped_publishes),
+        0,
+        "this connection dropped nothing"
     );
 }
 
