@@ -15,8 +15,9 @@
 //! * [`problem`]: the model (flexible job shop, sequence-dependent family
 //!   setups `setup[machine][from][to]`, release/due dates, weights) and the
 //!   readers [`parse_jssp`] / [`parse_fjsp`] for the standard benchmark files.
-//! * [`schedule`]: the serialisable [`Schedule`] and the feasibility checker
-//!   [`check`], which shares no code with the solvers.
+//! * [`schedule`]: the serialisable [`Schedule`]; [`check`](mod@check): the feasibility
+//!   checker, which shares no code with the solvers (durations, setups and sequences are
+//!   derived there from the problem and the schedule's own starts and machines).
 //! * [`objective`]: makespan, total weighted tardiness, maximum lateness and
 //!   lower bounds, so every result reports its gap.
 //! * [`solve`](mod@solve): Giffler–Thompson starts + tabu search (N7 critical-block
@@ -44,6 +45,7 @@
 //! compiler).
 
 pub mod bench;
+pub mod check;
 pub mod dispatch;
 mod graph;
 pub mod milp;
