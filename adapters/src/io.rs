@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::tagmap::{Connection, TagMap};
+use crate::writeback::DeviceWrite;
 
 /// How trustworthy an observation is.
 #[derive(Clone, Debug, PartialEq)]
@@ -254,8 +255,12 @@ impl Drivers {
         n
     }
 
-    /// Writes an engineering value to a tag (no guard: use [`crate::writeback`]).
-    pub async fn write(&self, tag: usize, value: f64) -> Result<(), String> {
+    /// Writes an engineering value to a tag. Only [`crate::writeback::WriteBack`] can call it:
+    /// the capability [`DeviceWrite`] can be made only inside the `writeback` module (its field
+    /// is private there), so the guard (limits, rate, permissive, read-back, audit) is enforced
+    /// by the type system, not by convention. Publishing information ([`Drivers::publish`]) is
+    /// not a device write and needs none.
+    pub async fn write(&self, tag: usize, value: f64, _cap: &DeviceWrite) -> Result<(), String> {
         self.ask(tag, |reply| Request::Write { tag, value, reply }).await
     }
 }

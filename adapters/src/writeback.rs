@@ -18,6 +18,17 @@ use std::time::{Instant, SystemTime};
 use serde::Serialize;
 
 use crate::guard::{Context, Guard, Refusal};
+
+/// The capability to send a write to a device ([`Drivers::write`] demands it). Its field is
+/// private to this module, so only [`WriteBack`] can make one: no code path reaches a device
+/// without the guard, the read-back and the audit log. Outside this module it cannot be built:
+///
+/// ```compile_fail
+/// let cap = twinworks_adapters::writeback::DeviceWrite { _sealed: () };
+/// ```
+pub struct DeviceWrite {
+    _sealed: (),
+}
 use crate::io::Drivers;
 use crate::tagmap::{Address, DataType, Tag};
 
@@ -231,7 +242,7 @@ impl WriteBack {
             self.audit.append(&rec)?;
             return Ok(rec);
         }
-        match self.drivers.write(ti, v).await {
+        match self.drivers.write(ti, v, &DeviceWrite { _sealed: () }).await {
             Err(e) => {
                 rec.outcome = Outcome::Failed;
                 rec.reason = Some(format!("write failed: {e}"));
