@@ -192,3 +192,36 @@ fn unreachable_parts_horizon() {
         &["horizon_parts = 100 can never be reached", "at most 10 parts"],
     );
 }
+
+/// `twin write --dry-run` with no peer says that the connection failed, and where.
+#[test]
+fn a_dry_run_without_a_peer_names_the_connection_that_failed() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tags = std::fs::read_to_string(root.join("scenarios/samples/cell_tags.toml"))
+        .unwrap()
+        .replace("opc.tcp://127.0.0.1:4840/", &format!("opc.tcp://127.0.0.1:{port}/"));
+    let dir = std::env::temp_dir().join(format!("twin-hardening-{}-write", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tags.toml"), tags).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(["write", "--dry-run"])
+        .arg(dir.join("tags.toml"))
+        .arg("Saw.Speed=1.2")
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!("reading it failed: connection 'plant-opcua' (opc.tcp://127.0.0.1:{port}/)");
+    assert!(
+        stdout.contains(&want),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

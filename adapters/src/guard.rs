@@ -34,8 +34,9 @@ pub enum Refusal {
         /// The limit.
         max_rate: f64,
     },
-    /// The rate cannot be checked: no previous value and the current plant value is unknown.
-    UnknownCurrent,
+    /// The rate cannot be checked: no previous value and the current plant value is unknown
+    /// (why: the read's error, naming the connection and where it points).
+    UnknownCurrent(String),
     /// The permissive tag reads zero or could not be read.
     NotPermitted(String),
     /// An input tag is stale.
@@ -54,7 +55,12 @@ impl std::fmt::Display for Refusal {
             Refusal::TooFast { rate, max_rate } => {
                 write!(f, "change of {rate:.4}/s exceeds the rate limit {max_rate}/s")
             }
-            Refusal::UnknownCurrent => write!(f, "current value unknown, rate limit cannot be checked"),
+            Refusal::UnknownCurrent(why) => {
+                write!(
+                    f,
+                    "current value unknown, rate limit cannot be checked: reading it failed: {why}"
+                )
+            }
             Refusal::NotPermitted(why) => write!(f, "permissive not given: {why}"),
             Refusal::StaleInput(t) => write!(f, "input tag '{t}' is stale"),
             Refusal::NoConnection(c) => write!(f, "no connection: {c}"),
@@ -67,6 +73,8 @@ impl std::fmt::Display for Refusal {
 pub struct Context {
     /// The tag's current plant value (engineering units), if known.
     pub current: Option<f64>,
+    /// Why `current` is unknown (the read's error).
+    pub current_error: Option<String>,
     /// The permissive tag's value; `Err` explains why it is unknown.
     pub permissive: Option<Result<f64, String>>,
     /// The first stale input tag, if any.
@@ -103,7 +111,10 @@ impl Guard {
             let (from, since) = match (self.last.get(&tag.name), ctx.current) {
                 (Some(&(v, t)), _) => (v, Some(t)),
                 (None, Some(cur)) => (cur, None),
-                (None, None) => return Err(Refusal::UnknownCurrent),
+                (None, None) => {
+                    let why = ctx.current_error.clone().unwrap_or_else(|| "not read".into());
+                    return Err(Refusal::UnknownCurrent(why));
+                }
             };
             let delta = (value - from).abs();
             if delta > 0.0 {
@@ -190,7 +201,10 @@ mod tests {
         assert!(matches!(g.check(&t, 1.3, 0.0, &ctx), Err(Refusal::TooFast { .. })));
         assert_eq!(g.check(&t, 1.05, 0.0, &ctx), Ok(1.05));
         assert_eq!(g.check(&t, f64::NAN, 0.0, &ctx), Err(Refusal::NotFinite));
-        assert_eq!(g.check(&t, 1.0, 0.0, &Context::default()), Err(Refusal::UnknownCurrent));
+        assert_eq!(
+            g.check(&t, 1.0, 0.0, &Context::default()),
+            Err(Refusal::UnknownCurrent("not read".into()))
+        );
         let mut p = tag(0.5, 1.5, None);
         p.write.as_mut().unwrap().permissive = Some("Remote".into());
         let off = Context {

@@ -208,24 +208,25 @@ impl Drivers {
         make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Request,
     ) -> Result<T, String> {
         let t = self.map.tags.get(tag).ok_or_else(|| format!("no tag #{tag}"))?;
-        let conn = self.map.connections[t.connection].name();
+        let c = &self.map.connections[t.connection];
+        let conn = format!("'{}' ({})", c.name(), c.endpoint());
         let tx = self.senders[t.connection]
             .as_ref()
-            .ok_or_else(|| format!("connection '{conn}' is not available in this build"))?;
+            .ok_or_else(|| format!("connection {conn} is not available in this build"))?;
         let (rtx, rrx) = oneshot::channel();
         tokio::time::timeout(self.timeout, tx.send(make(rtx)))
             .await
             .map_err(|_| {
                 format!(
-                    "connection '{conn}': busy, request not accepted within {:?}",
+                    "connection {conn}: busy, request not accepted within {:?}",
                     self.timeout
                 )
             })?
-            .map_err(|_| format!("connection '{conn}': driver stopped"))?;
+            .map_err(|_| format!("connection {conn}: driver stopped"))?;
         match tokio::time::timeout(self.timeout, rrx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(format!("connection '{conn}': driver dropped the request")),
-            Err(_) => Err(format!("connection '{conn}': no answer within {:?}", self.timeout)),
+            Ok(Err(_)) => Err(format!("connection {conn}: driver dropped the request")),
+            Err(_) => Err(format!("connection {conn}: no answer within {:?}", self.timeout)),
         }
     }
 

@@ -38,6 +38,16 @@ impl Connection {
             Connection::Mqtt(c) => &c.name,
         }
     }
+
+    /// Where it connects to (for messages): the OPC UA endpoint, the Modbus `host:port`, the
+    /// MQTT broker's `host:port`.
+    pub fn endpoint(&self) -> String {
+        match self {
+            Connection::OpcUa(c) => c.endpoint.clone(),
+            Connection::Modbus(c) => c.address.clone(),
+            Connection::Mqtt(c) => format!("{}:{}", c.host, c.port),
+        }
+    }
 }
 
 /// OPC UA message security.

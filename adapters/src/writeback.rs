@@ -164,7 +164,10 @@ impl WriteBack {
         let mut ctx = Context::default();
         if spec.max_rate.is_some() && map.find(&tag.name).is_some() {
             let i = map.find(&tag.name).unwrap();
-            ctx.current = self.drivers.read(i).await.ok();
+            match self.drivers.read(i).await {
+                Ok(v) => ctx.current = Some(v),
+                Err(e) => ctx.current_error = Some(e),
+            }
         }
         if let Some(p) = &spec.permissive {
             let i = map.find(p).expect("validated by the tag map");
