@@ -149,11 +149,14 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
     // The published bounds, when the instance's directory has a bounds.csv that knows it
     // (makespan only): the gap to the best known value says far more than the gap to the
     // simple job and machine bound.
-    let known = (opts.objective == Objective::Makespan)
-        .then(|| file.parent().unwrap_or(std::path::Path::new(".")).join("bounds.csv"))
-        .filter(|p| p.is_file())
-        .and_then(|p| twinworks_aps::bench::read_bounds(&p).ok())
-        .and_then(|b| b.get(&problem.name).copied());
+    let known = if opts.objective == Objective::Makespan {
+        match twinworks_aps::bench::bounds_beside(file.parent().unwrap_or(std::path::Path::new("."))) {
+            Ok(b) => b.get(&problem.name).copied(),
+            Err(e) => return input_error(e),
+        }
+    } else {
+        None
+    };
     match solve(&problem, &opts) {
         Ok(r) => {
             let pct = |g: Option<f64>| g.map_or("n/a".into(), |g| format!("{g:.2}%"));

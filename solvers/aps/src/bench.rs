@@ -41,39 +41,70 @@ pub enum BenchError {
     Solve { instance: String, source: SolveError },
 }
 
-/// Reads `bounds.csv` into a map from instance name to bounds.
+/// Reads `bounds.csv` into a map from instance name to bounds, with the `csv` crate: the
+/// columns `name`, `lower_bound` and `upper_bound` are found by the header (in any order),
+/// every row has the header's number of fields, bounds are integers with lower <= upper, and
+/// a name appears once. Any problem is an error naming the line, never defaults.
 pub fn read_bounds(path: &Path) -> Result<HashMap<String, KnownBounds>, BenchError> {
     let text = std::fs::read_to_string(path).map_err(|source| BenchError::Io {
         path: path.into(),
         source,
     })?;
+    let bad = |line: u64, reason: String| BenchError::Bounds {
+        path: path.into(),
+        line: line as usize,
+        reason,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| bad(1, format!("header: {e}")))?.clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(1, format!("the header lacks the column '{name}'")))
+    };
+    let (name, lower, upper) = (col("name")?, col("lower_bound")?, col("upper_bound")?);
     let mut map = HashMap::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let bad = |reason: String| BenchError::Bounds {
-            path: path.into(),
-            line: i + 1,
-            reason,
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(line, format!("{e}"))
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let num = |k: usize, what: &str| {
+            rec[k]
+                .parse::<i64>()
+                .map_err(|_| bad(line, format!("{what}: expected an integer, got '{}'", &rec[k])))
         };
-        if f.len() < 5 {
-            return Err(bad(format!("expected at least 5 fields, got {}", f.len())));
-        }
-        let num = |s: &str, what: &str| {
-            s.parse::<i64>()
-                .map_err(|_| bad(format!("{what}: expected an integer, got '{s}'")))
+        let b = KnownBounds {
+            lower: num(lower, "lower_bound")?,
+            upper: num(upper, "upper_bound")?,
         };
-        map.insert(
-            f[0].to_string(),
-            KnownBounds {
-                lower: num(f[3], "lower_bound")?,
-                upper: num(f[4], "upper_bound")?,
-            },
-        );
+        if b.lower > b.upper {
+            return Err(bad(
+                line,
+                format!("lower_bound {} is above upper_bound {}", b.lower, b.upper),
+            ));
+        }
+        if map.insert(rec[name].to_string(), b).is_some() {
+            return Err(bad(line, format!("instance '{}' is listed twice", &rec[name])));
+        }
     }
     Ok(map)
+}
+
+/// The bounds beside the instances of `dir`: none when it has no `bounds.csv`, an error when
+/// the file is there but malformed.
+pub fn bounds_beside(dir: &Path) -> Result<HashMap<String, KnownBounds>, BenchError> {
+    let path = dir.join("bounds.csv");
+    if path.is_file() {
+        read_bounds(&path)
+    } else {
+        Ok(HashMap::new())
+    }
 }
 
 /// Which instance names to run: comma-separated names or ranges `ta01-ta50`.
@@ -226,7 +257,7 @@ pub fn run_bench(
     opts: &SolveOptions,
     mut on_row: impl FnMut(&BenchRow, &SolveResult),
 ) -> Result<Vec<BenchRow>, BenchError> {
-    let bounds = read_bounds(&dir.join("bounds.csv")).unwrap_or_default();
+    let bounds = bounds_beside(dir)?;
     let mut rows = Vec::new();
     for path in instance_files(dir, filter)? {
         let p = load_instance(&path)?;
@@ -250,6 +281,51 @@ pub fn run_bench(
         rows.push(row);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<HashMap<String, KnownBounds>, String> {
+        let dir = std::env::temp_dir().join(format!("aps-bounds-{}-{}", std::process::id(), text.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("bounds.csv");
+        std::fs::write(&p, text).unwrap();
+        let r = read_bounds(&p).map_err(|e| e.to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        r
+    }
+
+    #[test]
+    fn bounds_are_read_by_column_name_and_malformed_files_are_errors() {
+        let ok = read("name,jobs,machines,lower_bound,upper_bound,optimal\nft06,6,6,55,55,yes\n").unwrap();
+        assert_eq!(ok["ft06"], KnownBounds { lower: 55, upper: 55 });
+        let moved = read("upper_bound,name,lower_bound\n930,ft10,930\n").unwrap();
+        assert_eq!(moved["ft10"], KnownBounds { lower: 930, upper: 930 });
+        for (text, want) in [
+            ("name,lower_bound,upper_bound\nft06,55\n", ":2: "),
+            (
+                "name,lower_bound,upper_bound\nft06,x,55\n",
+                ":2: lower_bound: expected an integer",
+            ),
+            (
+                "name,lower_bound,upper_bound\nft06,56,55\n",
+                ":2: lower_bound 56 is above",
+            ),
+            (
+                "name,lower_bound,upper_bound\nft06,55,55\nft06,55,55\n",
+                ":3: instance 'ft06' is listed twice",
+            ),
+            (
+                "name,lower,upper_bound\nft06,55,55\n",
+                ":1: the header lacks the column 'lower_bound'",
+            ),
+        ] {
+            let e = read(text).unwrap_err();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
 }
 
 #[cfg(test)]

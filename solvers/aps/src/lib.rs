@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!  plant snapshot ──► Problem ──► solve() / solve_milp() ──► Schedule ──► check()
-//!                    (problem.rs)  (solve.rs, tabu.rs,         (schedule.rs)  (independent)
+//!                    (problem.rs)  (solve.rs, tabu.rs,         (check.rs)     (independent)
 //!                                   dispatch.rs, milp.rs)
 //! ```
 //!
@@ -36,8 +36,11 @@
 //! assert_eq!(result.value, 7);
 //! ```
 //!
-//! Architecture invariants: no dependency on the simulation kernel or on any
-//! RNG crate (the PRNG in [`rng`] is ours, so seeds keep their meaning);
+//! Architecture invariants: the crate depends on `twinworks-twins` only to turn a
+//! plant model's orders into a problem ([`plant_plan`]), and through it on the engine;
+//! the solvers and the checker never touch the ECS world or the event kernel. No RNG
+//! crate (the PRNG in [`rng`] is ours, so seeds keep their meaning); external crates:
+//! rayon, serde, serde_json, thiserror, good_lp, csv (`tests/tidy.rs`);
 //! iteration-budget results are identical for any thread count; every
 //! schedule returned by [`solve`](solve::solve) has passed [`check`].
 //!
