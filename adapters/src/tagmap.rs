@@ -653,45 +653,25 @@ pub fn parse_tag_map(text: &str, path: &Path, plant: Option<&PlantModel>) -> Res
         let interval = dur(&mut r, &t.interval, "interval", Duration::from_millis(500));
         let stale_default = (interval * 3).max(Duration::from_secs(1));
         let stale_after = dur(&mut r, &t.stale_after, "stale_after", stale_default);
-        let deadband = match &t.deadband {
-            Some(d) if !(d.get_ref().is_finite() && *d.get_ref() >= 0.0) => {
-                r.error(
-                    d.span(),
-                    format!(
-                        "tag '{name}': deadband must be a finite number >= 0, got {}",
-                        d.get_ref()
-                    ),
-                );
-                0.0
-            }
-            Some(d) => *d.get_ref(),
-            None => 0.0,
-        };
-        let scale = match &t.scale {
-            Some(x) if !(x.get_ref().is_finite() && *x.get_ref() != 0.0) => {
-                r.error(
-                    x.span(),
-                    format!(
-                        "tag '{name}': scale must be a finite, non-zero number, got {}",
-                        x.get_ref()
-                    ),
-                );
-                1.0
-            }
-            Some(x) => *x.get_ref(),
-            None => 1.0,
-        };
-        let offset = match &t.offset {
-            Some(x) if !x.get_ref().is_finite() => {
-                r.error(
-                    x.span(),
-                    format!("tag '{name}': offset must be finite, got {}", x.get_ref()),
-                );
-                0.0
-            }
-            Some(x) => *x.get_ref(),
-            None => 0.0,
-        };
+        let deadband = number_or(
+            &mut r,
+            &t.deadband,
+            0.0,
+            |x| x.is_finite() && x >= 0.0,
+            name,
+            "deadband",
+            "a finite number >= 0",
+        );
+        let scale = number_or(
+            &mut r,
+            &t.scale,
+            1.0,
+            |x| x.is_finite() && x != 0.0,
+            name,
+            "scale",
+            "a finite, non-zero number",
+        );
+        let offset = number_or(&mut r, &t.offset, 0.0, f64::is_finite, name, "offset", "finite");
         let down_values = match &t.down_values {
             Some(v) if v.get_ref().iter().any(|x| !x.is_finite()) => {
                 r.error(v.span(), format!("tag '{name}': down_values must be finite numbers"));
@@ -774,6 +754,30 @@ pub fn parse_tag_map(text: &str, path: &Path, plant: Option<&PlantModel>) -> Res
         connections,
         tags,
     })
+}
+
+/// An optional number of tag `name`: `default` when absent; when `ok` refuses it, a located
+/// error ("tag 'N': KEY must be RULE, got X") and the default.
+fn number_or(
+    r: &mut Reporter,
+    v: &Option<Spanned<f64>>,
+    default: f64,
+    ok: impl Fn(f64) -> bool,
+    name: &str,
+    key: &str,
+    rule: &str,
+) -> f64 {
+    match v {
+        None => default,
+        Some(x) if ok(*x.get_ref()) => *x.get_ref(),
+        Some(x) => {
+            r.error(
+                x.span(),
+                format!("tag '{name}': {key} must be {rule}, got {}", x.get_ref()),
+            );
+            default
+        }
+    }
 }
 
 fn int_in(r: &mut Reporter, v: &Option<Spanned<i64>>, key: &str, lo: i64, hi: i64, default: i64) -> i64 {
@@ -876,6 +880,23 @@ interval = "200ms"
             e.contains("t.toml:17:9: unknown field 'sped' in tag 'Lathe.Speed'; did you mean 'speed'?"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn scale_offset_deadband_and_down_values_must_be_finite() {
+        let bad = GOOD.replace(
+            "interval = \"200ms\"\n",
+            "interval = \"200ms\"\nscale = 0.0\noffset = inf\ndeadband = nan\ndown_values = [4.0, inf]\n",
+        );
+        let e = parse_tag_map(&bad, Path::new("t.toml"), None).unwrap_err().short();
+        for want in [
+            "t.toml:33:9: tag 'Lathe.State': scale must be a finite, non-zero number, got 0",
+            "t.toml:34:10: tag 'Lathe.State': offset must be finite, got inf",
+            "t.toml:35:12: tag 'Lathe.State': deadband must be a finite number >= 0, got NaN",
+            "t.toml:36:15: tag 'Lathe.State': down_values must be finite numbers",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
     }
 
     #[test]

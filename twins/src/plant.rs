@@ -183,6 +183,21 @@ impl Setups {
     }
 }
 
+impl Step {
+    /// The process time of this step of `product` on `station`: the step's own time, else the
+    /// station's time for the product, else its default (`None`: none is given).
+    pub fn time_on<'a>(&'a self, station: &'a Station, product: ProductId) -> Option<&'a Distribution> {
+        self.time.as_ref().or_else(|| {
+            station
+                .process_times
+                .iter()
+                .find(|(pid, _)| *pid == product)
+                .map(|(_, d)| d)
+                .or(station.process_time.as_ref())
+        })
+    }
+}
+
 /// A station: `capacity` identical parallel servers fed from one input buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Station {
@@ -297,16 +312,8 @@ pub struct Order {
 impl PlantModel {
     /// The process time of `step` of `product` when done on `station`.
     pub fn process_time(&self, product: ProductId, step: usize, station: StationId) -> &Distribution {
-        let p = &self.products[product];
-        if let Some(d) = &p.routing[step].time {
-            return d;
-        }
-        let st = &self.stations[station];
-        st.process_times
-            .iter()
-            .find(|(pid, _)| *pid == product)
-            .map(|(_, d)| d)
-            .or(st.process_time.as_ref())
+        self.products[product].routing[step]
+            .time_on(&self.stations[station], product)
             .expect("validated: every step has a process time on every eligible station")
     }
 

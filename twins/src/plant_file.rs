@@ -715,10 +715,13 @@ impl Validator {
                     .time
                     .as_ref()
                     .and_then(|t| self.dist(t, Quantity::Time, &format!("product '{pname}' step {}: time", si + 1)));
-                if time.is_none() && step.time.is_none() {
-                    for &id in &ids {
+                let built = Step { stations: ids, time };
+                // Without a `time` in the step (a written but invalid one is reported above),
+                // every alternative station must have one for the product.
+                if step.time.is_none() {
+                    for &id in &built.stations {
                         let st: &Station = &stations[id];
-                        if st.process_time.is_none() && !st.process_times.iter().any(|(x, _)| *x == pi) {
+                        if built.time_on(st, pi).is_none() {
                             self.r.error_help(
                                 step.station.span(),
                                 format!("station '{}' has no process time for product '{pname}' (step {})", st.name, si + 1),
@@ -727,7 +730,7 @@ impl Validator {
                         }
                     }
                 }
-                routing.push(Step { stations: ids, time });
+                routing.push(built);
             }
             let sink = match &p.sink {
                 Some(s) => self
@@ -770,14 +773,7 @@ impl Validator {
                     if let Some(step) = products.get(product).and_then(|p| p.routing.first()) {
                         for &st in &step.stations {
                             let st = &stations[st];
-                            let time = step.time.as_ref().or_else(|| {
-                                st.process_times
-                                    .iter()
-                                    .find(|(pid, _)| *pid == product)
-                                    .map(|(_, d)| d)
-                                    .or(st.process_time.as_ref())
-                            });
-                            if time.is_some_and(|d| d.mean() <= 0.0) {
+                            if step.time_on(st, product).is_some_and(|d| d.mean() <= 0.0) {
                                 self.r.error(
                                     s.name.span(),
                                     format!(
