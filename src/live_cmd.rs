@@ -43,6 +43,10 @@ pub struct LiveArgs {
     /// Print the ingest counters (updates/s, latency) as JSON on stderr at the end.
     #[arg(long)]
     stats: bool,
+    /// Where every snapshot published to MQTT is recorded (JSON lines: time, topic, bytes);
+    /// opened only when the tag map publishes.
+    #[arg(long, default_value = "publish-audit.jsonl")]
+    publish_audit: PathBuf,
 }
 
 #[derive(Args)]
@@ -162,6 +166,7 @@ pub fn live(args: LiveArgs) -> ExitCode {
                 .map(|d| duration_arg(d, "duration"))
                 .transpose()?,
             seed: args.seed,
+            publish_audit: Some(args.publish_audit.clone()),
             ..LiveOptions::default()
         })
     })();

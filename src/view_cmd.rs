@@ -30,6 +30,10 @@ pub struct ViewArgs {
     /// With --live: twin seconds per real second (match the plant's, e.g. `serve-plant --time-scale`).
     #[arg(long, requires = "live", default_value_t = 1.0)]
     time_scale: f64,
+    /// With --live: where every snapshot published to MQTT is recorded (JSON lines); opened
+    /// only when the tag map publishes.
+    #[arg(long, requires = "live", default_value = "publish-audit.jsonl")]
+    publish_audit: PathBuf,
     /// Seed of the first run (default: the plant's [run] seed).
     #[arg(long, conflicts_with = "schedule")]
     seed: Option<u64>,
@@ -84,7 +88,6 @@ fn runtime_dir_fallback() {}
 
 #[cfg(feature = "viewer")]
 pub fn run(args: ViewArgs) -> ExitCode {
-    use twinworks_aps::plant_plan::{FORMAT, PlantSchedule};
     use twinworks_engine::parse_duration;
     use twinworks_viewer::{ViewerOptions, ViewerSource, render_png, run_window};
 
@@ -120,33 +123,26 @@ pub fn run(args: ViewArgs) -> ExitCode {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_INPUT);
         }
-        let (rx, handle) = start_live(plant.clone(), map, args.seed.unwrap_or(plant.run.seed), args.time_scale);
+        let (rx, handle) = start_live(
+            plant.clone(),
+            map,
+            args.seed.unwrap_or(plant.run.seed),
+            args.time_scale,
+            args.publish_audit.clone(),
+        );
         live = Some(handle);
         ViewerSource::External { plant, rx }
     } else if let Some(path) = &args.schedule {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => return input(format!("{}: {e}", path.display())),
-        };
-        let schedule: PlantSchedule = match serde_json::from_str(&text) {
+        let read = twinworks_twins::diagnostic::read_text(path)
+            .and_then(|text| twinworks_aps::plant_plan::read_plant_schedule(&text, path, &plant));
+        let schedule = match read {
             Ok(s) => s,
-            Err(e) => return input(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())),
+            Err(e) => {
+                eprint!("{e}");
+                eprintln!();
+                return ExitCode::from(EXIT_INPUT);
+            }
         };
-        if schedule.format != FORMAT {
-            return input(format!(
-                "{}: format '{}' is not '{FORMAT}'",
-                path.display(),
-                schedule.format
-            ));
-        }
-        if schedule.plant != plant.name {
-            return input(format!(
-                "{}: the schedule is for plant '{}', not '{}'",
-                path.display(),
-                schedule.plant,
-                plant.name
-            ));
-        }
         ViewerSource::Schedule {
             plant,
             schedule: Box::new(schedule),
@@ -213,6 +209,7 @@ fn start_live(
     map: twinworks_adapters::tagmap::TagMap,
     seed: u64,
     time_scale: f64,
+    publish_audit: PathBuf,
 ) -> (
     std::sync::mpsc::Receiver<twinworks_twins::snapshot::PlantSnapshot>,
     LiveThread,
@@ -230,6 +227,7 @@ fn start_live(
             snapshot_every: std::time::Duration::from_millis(250),
             seed,
             time_scale,
+            publish_audit: Some(publish_audit),
             ..LiveOptions::default()
         };
         let sink = move |snap| {

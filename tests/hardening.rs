@@ -217,7 +217,7 @@ fn a_dry_run_without_a_peer_names_the_connection_that_failed() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let want = format!("reading it failed: connection 'plant-opcua' (opc.tcp://127.0.0.1:{port}/)");
+    let want = format!("reading it failed: link failure: connection 'plant-opcua' (opc.tcp://127.0.0.1:{port}/)");
     assert!(
         stdout.contains(&want),
         "{stdout}\n{}",

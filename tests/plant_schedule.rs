@@ -9,66 +9,15 @@ use std::process::Command;
 use serde_json::Value;
 use twinworks_twins::prelude::load_plant;
 
-/// A small JSON Schema check: `type`, `const`, `enum`, `required`, `additionalProperties:
-/// false`, `properties`, `items`, `minimum` — the keywords our schema uses.
-fn validate(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-    if let Some(t) = schema.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "null" => v.is_null(),
-            _ => false,
-        });
-        if !ok {
-            errors.push(format!("{at}: expected {types:?}, got {v}"));
-            return;
-        }
-    }
-    if let Some(c) = schema.get("const")
-        && c != v
-    {
-        errors.push(format!("{at}: expected {c}, got {v}"));
-    }
-    if let Some(Value::Array(e)) = schema.get("enum")
-        && !e.contains(v)
-    {
-        errors.push(format!("{at}: {v} not in {e:?}"));
-    }
-    if let (Some(min), Some(x)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64())
-        && x < min
-    {
-        errors.push(format!("{at}: {x} < {min}"));
-    }
-    if let Value::Object(o) = v {
-        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
-            let r = r.as_str().unwrap();
-            if !o.contains_key(r) {
-                errors.push(format!("{at}: missing '{r}'"));
-            }
-        }
-        let props = schema.get("properties").and_then(Value::as_object);
-        for (k, x) in o {
-            match props.and_then(|p| p.get(k)) {
-                Some(s) => validate(s, x, &format!("{at}.{k}"), errors),
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                    errors.push(format!("{at}: unexpected '{k}'"))
-                }
-                None => {}
-            }
-        }
-    }
-    if let (Value::Array(a), Some(items)) = (v, schema.get("items")) {
-        for (i, x) in a.iter().enumerate() {
-            validate(items, x, &format!("{at}[{i}]"), errors);
-        }
-    }
+/// Every error of `doc` against the schedule's JSON Schema (draft 2020-12, the `jsonschema`
+/// crate), with where in the document it is.
+fn schema_errors(doc: &Value) -> Vec<String> {
+    let schema: Value = serde_json::from_str(include_str!("../solvers/aps/schedule.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 fn schedule(args: &[&str]) -> Value {
@@ -142,18 +91,21 @@ fn check_plant_level(doc: &Value) {
 
 #[test]
 fn plant_schedule_follows_its_schema_and_is_feasible() {
-    let schema: Value = serde_json::from_str(include_str!("../solvers/aps/schedule.schema.json")).unwrap();
     for args in [
         &["--objective", "twt"][..],
         &["--split", "unit", "--objective", "makespan"][..],
         &["--orders", "scenarios/samples/cell_orders.csv"][..],
     ] {
         let doc = schedule(args);
-        let mut errors = Vec::new();
-        validate(&schema, &doc, "$", &mut errors);
+        let errors = schema_errors(&doc);
         assert!(errors.is_empty(), "{args:?}: {errors:#?}");
         check_plant_level(&doc);
     }
+    // The check can fail: a document with a wrong type and an unknown key is refused.
+    let mut bad = schedule(&["--objective", "twt"]);
+    bad["value"] = Value::String("low".into());
+    bad["extra"] = Value::Bool(true);
+    assert_eq!(schema_errors(&bad).len(), 2, "{:#?}", schema_errors(&bad));
     let unit = schedule(&["--split", "unit"]);
     let total: i64 = load_plant(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -15,6 +15,24 @@ use tokio::sync::{mpsc, oneshot};
 use crate::tagmap::{Connection, TagMap};
 use crate::writeback::DeviceWrite;
 
+/// Why a read or write of a device did not happen. The kinds stay apart up to the caller: a
+/// refusal by the device (it answered: OPC UA Bad status, Modbus exception) calls for a look
+/// at the value or the device, a link failure (no answer, not connected, transport error) for
+/// a retry or the network, and an unsupported request for the tag map.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum DeviceError {
+    /// The device answered and refused the request.
+    #[error("refused by the device: {0}")]
+    Refused(String),
+    /// The request did not reach the device or its answer did not come back.
+    #[error("link failure: {0}")]
+    Link(String),
+    /// This connection or tag cannot carry the request out (protocol, data type, build).
+    #[error("not supported: {0}")]
+    Unsupported(String),
+}
+
 /// How trustworthy an observation is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Quality {
@@ -78,7 +96,7 @@ pub enum Request {
         /// Tag index.
         tag: usize,
         /// The answer.
-        reply: oneshot::Sender<Result<f64, String>>,
+        reply: oneshot::Sender<Result<f64, DeviceError>>,
     },
     /// Write an engineering value to the tag (the driver converts to raw).
     Write {
@@ -87,7 +105,7 @@ pub enum Request {
         /// Engineering units.
         value: f64,
         /// The answer.
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), DeviceError>>,
     },
     /// Publish a message (MQTT connections; other drivers ignore it).
     Publish {
@@ -118,6 +136,26 @@ impl ConnStats {
     }
 }
 
+/// One line of the publish audit: information sent to the plant's message bus. Publishing is
+/// not a device write (no guard), but what left, when, where and for whom is on disk.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PublishRecord {
+    /// Wall-clock time (RFC 3339, UTC).
+    pub time: String,
+    /// Always `publish` (the audit's other lines are writes).
+    pub kind: &'static str,
+    /// Who published (`live`, a dispatcher).
+    pub requester: String,
+    /// The connection it went to.
+    pub connection: String,
+    /// The topic.
+    pub topic: String,
+    /// Payload size [bytes].
+    pub bytes: usize,
+    /// Whether the driver took it (`false`: its queue was full and the message was dropped).
+    pub queued: bool,
+}
+
 /// Routes requests to the drivers. Cheap to clone.
 #[derive(Clone)]
 pub struct Drivers {
@@ -125,6 +163,7 @@ pub struct Drivers {
     senders: Vec<Option<mpsc::Sender<Request>>>,
     stats: Vec<Arc<ConnStats>>,
     timeout: Duration,
+    publish_audit: Option<Arc<std::sync::Mutex<crate::writeback::AuditLog>>>,
 }
 
 /// Capacity of the report channel: bursts beyond it slow the drivers down instead of growing
@@ -184,7 +223,13 @@ impl Drivers {
             senders,
             stats,
             timeout: Duration::from_secs(5),
+            publish_audit: None,
         }
+    }
+
+    /// Records every later [`Drivers::publish`] in `log` (shared by the clones made after).
+    pub fn audit_publishes(&mut self, log: crate::writeback::AuditLog) {
+        self.publish_audit = Some(Arc::new(std::sync::Mutex::new(log)));
     }
 
     /// The counters of connection `ci` (index into the tag map's connections).
@@ -205,55 +250,86 @@ impl Drivers {
     async fn ask<T>(
         &self,
         tag: usize,
-        make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Request,
-    ) -> Result<T, String> {
-        let t = self.map.tags.get(tag).ok_or_else(|| format!("no tag #{tag}"))?;
+        make: impl FnOnce(oneshot::Sender<Result<T, DeviceError>>) -> Request,
+    ) -> Result<T, DeviceError> {
+        let t = self
+            .map
+            .tags
+            .get(tag)
+            .ok_or_else(|| DeviceError::Unsupported(format!("no tag #{tag}")))?;
         let c = &self.map.connections[t.connection];
         let conn = format!("'{}' ({})", c.name(), c.endpoint());
         let tx = self.senders[t.connection]
             .as_ref()
-            .ok_or_else(|| format!("connection {conn} is not available in this build"))?;
+            .ok_or_else(|| DeviceError::Unsupported(format!("connection {conn} is not available in this build")))?;
         let (rtx, rrx) = oneshot::channel();
         tokio::time::timeout(self.timeout, tx.send(make(rtx)))
             .await
             .map_err(|_| {
-                format!(
+                DeviceError::Link(format!(
                     "connection {conn}: busy, request not accepted within {:?}",
                     self.timeout
-                )
+                ))
             })?
-            .map_err(|_| format!("connection {conn}: driver stopped"))?;
+            .map_err(|_| DeviceError::Link(format!("connection {conn}: driver stopped")))?;
+        let located = |e: DeviceError| match e {
+            DeviceError::Refused(m) => DeviceError::Refused(format!("connection {conn}: {m}")),
+            DeviceError::Link(m) => DeviceError::Link(format!("connection {conn}: {m}")),
+            DeviceError::Unsupported(m) => DeviceError::Unsupported(format!("connection {conn}: {m}")),
+        };
         match tokio::time::timeout(self.timeout, rrx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(format!("connection {conn}: driver dropped the request")),
-            Err(_) => Err(format!("connection {conn}: no answer within {:?}", self.timeout)),
+            Ok(Ok(r)) => r.map_err(located),
+            Ok(Err(_)) => Err(DeviceError::Link(format!(
+                "connection {conn}: driver dropped the request"
+            ))),
+            Err(_) => Err(DeviceError::Link(format!(
+                "connection {conn}: no answer within {:?}",
+                self.timeout
+            ))),
         }
     }
 
     /// Reads a tag from the device now.
-    pub async fn read(&self, tag: usize) -> Result<f64, String> {
+    pub async fn read(&self, tag: usize) -> Result<f64, DeviceError> {
         self.ask(tag, |reply| Request::Read { tag, reply }).await
     }
 
-    /// Queues a message for every MQTT connection that has a `publish_prefix`, on topic
-    /// `prefix/suffix`. Never waits: when a driver's queue is full the message is dropped (the
-    /// driver's own outbox holds messages during broker outages).
-    pub fn publish(&self, suffix: &str, payload: &[u8]) -> usize {
+    /// Queues a message from `requester` for every MQTT connection that has a
+    /// `publish_prefix`, on topic `prefix/suffix`, and returns how many took it. Never waits:
+    /// when a driver's queue is full the message is dropped (the driver's own outbox holds
+    /// messages during broker outages). With a publish audit ([`Drivers::audit_publishes`])
+    /// every message is recorded, taken or dropped; `Err` when the audit cannot be written.
+    pub fn publish(&self, requester: &str, suffix: &str, payload: &[u8]) -> std::io::Result<usize> {
         let mut n = 0;
         for (ci, c) in self.map.connections.iter().enumerate() {
             if let (Connection::Mqtt(m), Some(tx)) = (c, &self.senders[ci])
                 && let Some(prefix) = &m.publish_prefix
             {
-                let req = Request::Publish {
-                    topic: format!("{prefix}/{suffix}"),
-                    payload: payload.to_vec(),
-                };
-                if tx.try_send(req).is_ok() {
-                    n += 1;
+                let topic = format!("{prefix}/{suffix}");
+                let queued = tx
+                    .try_send(Request::Publish {
+                        topic: topic.clone(),
+                        payload: payload.to_vec(),
+                    })
+                    .is_ok();
+                n += queued as usize;
+                if let Some(log) = &self.publish_audit {
+                    let rec = PublishRecord {
+                        time: crate::writeback::rfc3339(SystemTime::now()),
+                        kind: "publish",
+                        requester: requester.to_string(),
+                        connection: c.name().to_string(),
+                        topic,
+                        bytes: payload.len(),
+                        queued,
+                    };
+                    log.lock()
+                        .map_err(|_| std::io::Error::other("publish audit poisoned"))?
+                        .append(&rec)?;
                 }
             }
         }
-        n
+        Ok(n)
     }
 
     /// Writes an engineering value to a tag. Only [`crate::writeback::WriteBack`] can call it:
@@ -261,7 +337,7 @@ impl Drivers {
     /// is private there), so the guard (limits, rate, permissive, read-back, audit) is enforced
     /// by the type system, not by convention. Publishing information ([`Drivers::publish`]) is
     /// not a device write and needs none.
-    pub async fn write(&self, tag: usize, value: f64, _cap: &DeviceWrite) -> Result<(), String> {
+    pub async fn write(&self, tag: usize, value: f64, _cap: &DeviceWrite) -> Result<(), DeviceError> {
         self.ask(tag, |reply| Request::Write { tag, value, reply }).await
     }
 }
@@ -276,8 +352,8 @@ pub async fn wait_refusing(rx: &mut mpsc::Receiver<Request>, d: Duration) -> boo
             _ = &mut sleep => return true,
             req = rx.recv() => match req {
                 None => return false,
-                Some(Request::Read { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
-                Some(Request::Write { reply, .. }) => { let _ = reply.send(Err("not connected".into())); }
+                Some(Request::Read { reply, .. }) => { let _ = reply.send(Err(DeviceError::Link("not connected".into()))); }
+                Some(Request::Write { reply, .. }) => { let _ = reply.send(Err(DeviceError::Link("not connected".into()))); }
                 Some(Request::Publish { .. }) => {}
             },
         }

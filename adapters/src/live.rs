@@ -33,7 +33,7 @@ use twinworks_twins::snapshot::{Alarm, AlarmKind, PlantSnapshot, alarms_between,
 
 use crate::io::{Drivers, Observation, Quality, REPORT_CAPACITY, Report};
 use crate::tagmap::{Connection, TagMap};
-use crate::writeback::Freshness;
+use crate::writeback::{AuditLog, Freshness};
 
 /// Options of a live run.
 #[derive(Clone, Debug)]
@@ -48,6 +48,10 @@ pub struct LiveOptions {
     pub duration: Option<Duration>,
     /// Seed of the twin's random streams.
     pub seed: u64,
+    /// Where every published snapshot is recorded (JSON lines, see
+    /// [`crate::io::PublishRecord`]); opened only when the tag map publishes. `None`: a tag map
+    /// that publishes is refused, since nothing leaves unaudited.
+    pub publish_audit: Option<std::path::PathBuf>,
 }
 
 impl Default for LiveOptions {
@@ -58,6 +62,7 @@ impl Default for LiveOptions {
             snapshot_every: Duration::from_secs(1),
             duration: None,
             seed: 1,
+            publish_audit: None,
         }
     }
 }
@@ -353,10 +358,8 @@ pub async fn run_live(
     mut sink: impl FnMut(PlantSnapshot),
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<LiveStats, String> {
-    let (tx, mut rx) = mpsc::channel(REPORT_CAPACITY);
-    let drivers = Drivers::start(map.clone(), tx);
     // Snapshots (state and KPIs) go to every MQTT connection with a publish prefix, at the
-    // shortest of their publish intervals.
+    // shortest of their publish intervals, each recorded in the publish audit.
     let publish_every = map
         .connections
         .iter()
@@ -365,6 +368,16 @@ pub async fn run_live(
             _ => None,
         })
         .min();
+    let audit = match (publish_every, &opts.publish_audit) {
+        (None, _) => None,
+        (Some(_), None) => return Err("the tag map publishes, but no publish audit file is given".into()),
+        (Some(_), Some(p)) => Some(AuditLog::open(p).map_err(|e| format!("publish audit {}: {e}", p.display()))?),
+    };
+    let (tx, mut rx) = mpsc::channel(REPORT_CAPACITY);
+    let mut drivers = Drivers::start(map.clone(), tx);
+    if let Some(log) = audit {
+        drivers.audit_publishes(log);
+    }
     let mut next_publish = Instant::now();
     let mut m = Mirror::new(plant, map, opts.seed);
     let start = Instant::now();
@@ -397,7 +410,9 @@ pub async fn run_live(
             if let (true, Some(every)) = (publish, publish_every) {
                 next_publish = now + every;
                 if let Ok(json) = serde_json::to_vec(&snap) {
-                    drivers.publish("state", &json);
+                    drivers
+                        .publish("live", "state", &json)
+                        .map_err(|e| format!("publish audit: {e}; stopping, nothing is published unaudited"))?;
                 }
             }
             if now >= next_snapshot {

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::prelude::*;
 
-use crate::io::{Backoff, Observation, Quality, Report, Request, wait_refusing};
+use crate::io::{Backoff, DeviceError, Observation, Quality, Report, Request, wait_refusing};
 use crate::tagmap::{Address, DataType, ModbusConn, RegisterKind, TagMap, WordOrder};
 
 /// Decodes a value from its registers (`words.len() == data_type.words()`), as a raw number.
@@ -213,7 +213,7 @@ async fn serve_request(ctx: &mut Context, map: &TagMap, req: Request, timeout: D
         Request::Publish { .. } => None,
         Request::Read { tag, reply } => {
             let Some((r, dt, wo)) = tag_range(map, tag) else {
-                let _ = reply.send(Err("not a Modbus tag".into()));
+                let _ = reply.send(Err(DeviceError::Unsupported("not a Modbus tag".into())));
                 return None;
             };
             match read_range(ctx, &r, timeout).await {
@@ -222,24 +222,24 @@ async fn serve_request(ctx: &mut Context, map: &TagMap, req: Request, timeout: D
                     None
                 }
                 Err(TxError::Exception(e)) => {
-                    let _ = reply.send(Err(e.clone()));
+                    let _ = reply.send(Err(DeviceError::Refused(e)));
                     None
                 }
                 Err(TxError::Link(e)) => {
-                    let _ = reply.send(Err(e.clone()));
+                    let _ = reply.send(Err(DeviceError::Link(e.clone())));
                     Some(TxError::Link(e))
                 }
             }
         }
         Request::Write { tag, value, reply } => {
             let Some((r, dt, wo)) = tag_range(map, tag) else {
-                let _ = reply.send(Err("not a Modbus tag".into()));
+                let _ = reply.send(Err(DeviceError::Unsupported("not a Modbus tag".into())));
                 return None;
             };
             let words = match encode(map.tags[tag].to_raw(value), dt, wo) {
                 Ok(w) => w,
                 Err(e) => {
-                    let _ = reply.send(Err(e));
+                    let _ = reply.send(Err(DeviceError::Unsupported(e)));
                     return None;
                 }
             };
@@ -250,9 +250,11 @@ async fn serve_request(ctx: &mut Context, map: &TagMap, req: Request, timeout: D
                 }
                 RegisterKind::Holding => transact(timeout, ctx.write_multiple_registers(r.start, &words)).await,
                 RegisterKind::Coil => transact(timeout, ctx.write_single_coil(r.start, words[0] != 0)).await,
-                _ => Err(TxError::Exception(
-                    "input registers and discrete inputs are read-only".into(),
-                )),
+                RegisterKind::Input | RegisterKind::Discrete => {
+                    let why = "input registers and discrete inputs are read-only";
+                    let _ = reply.send(Err(DeviceError::Unsupported(why.into())));
+                    return None;
+                }
             };
             match res {
                 Ok(()) => {
@@ -260,11 +262,11 @@ async fn serve_request(ctx: &mut Context, map: &TagMap, req: Request, timeout: D
                     None
                 }
                 Err(TxError::Exception(e)) => {
-                    let _ = reply.send(Err(e));
+                    let _ = reply.send(Err(DeviceError::Refused(e)));
                     None
                 }
                 Err(TxError::Link(e)) => {
-                    let _ = reply.send(Err(e.clone()));
+                    let _ = reply.send(Err(DeviceError::Link(e.clone())));
                     Some(TxError::Link(e))
                 }
             }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 
-use crate::io::{Backoff, ConnStats, Observation, Quality, Report, Request, json_number};
+use crate::io::{Backoff, ConnStats, DeviceError, Observation, Quality, Report, Request, json_number};
 use crate::tagmap::{Address, MqttConn, TagMap};
 
 /// Whether `topic` matches the subscription `filter` (`+` one level, `#` the rest).
@@ -185,10 +185,14 @@ pub async fn run_client(
                     }
                 }
                 Some(Request::Read { reply, .. }) => {
-                    let _ = reply.send(Err("MQTT tags cannot be read on demand; they update when published".into()));
+                    let _ = reply.send(Err(DeviceError::Unsupported(
+                        "MQTT tags cannot be read on demand; they update when published".into(),
+                    )));
                 }
                 Some(Request::Write { reply, .. }) => {
-                    let _ = reply.send(Err("writing MQTT tags is not supported; use OPC UA or Modbus for setpoints".into()));
+                    let _ = reply.send(Err(DeviceError::Unsupported(
+                        "writing MQTT tags is not supported; use OPC UA or Modbus for setpoints".into(),
+                    )));
                 }
             },
             _ = wait => { retry_at = None; }

@@ -30,7 +30,7 @@ use opcua::types::{
 };
 use tokio::sync::mpsc;
 
-use crate::io::{Backoff, ConnStats, Observation, Quality, Report, Request, wait_refusing};
+use crate::io::{Backoff, ConnStats, DeviceError, Observation, Quality, Report, Request, wait_refusing};
 use crate::tagmap::{Address, OpcUaConn, Security, TagMap};
 
 /// Monitored items per subscription (the async-opcua server's default limit is 1000 per
@@ -310,7 +310,7 @@ pub async fn run_client(
                 Some(Request::Publish { .. }) => {}
                 Some(Request::Read { tag, reply }) => {
                     let r = match node_of(tag) {
-                        None => Err("not an OPC UA tag of this connection".to_string()),
+                        None => Err(DeviceError::Unsupported("not an OPC UA tag of this connection".into())),
                         Some(n) => read_value(&session, &n, conn.connect_timeout).await
                             .map(|(v, _)| map.tags[tag].to_eng(v)),
                     };
@@ -318,7 +318,7 @@ pub async fn run_client(
                 }
                 Some(Request::Write { tag, value, reply }) => {
                     let r = match node_of(tag) {
-                        None => Err("not an OPC UA tag of this connection".to_string()),
+                        None => Err(DeviceError::Unsupported("not an OPC UA tag of this connection".into())),
                         Some(n) => write_value(&session, &n, map.tags[tag].to_raw(value), conn.connect_timeout).await,
                     };
                     let _ = reply.send(r);
@@ -392,30 +392,32 @@ async fn subscribe(
     Ok(())
 }
 
-async fn read_value(session: &Session, node: &NodeId, timeout: Duration) -> Result<(f64, Variant), String> {
+async fn read_value(session: &Session, node: &NodeId, timeout: Duration) -> Result<(f64, Variant), DeviceError> {
     let dvs = tokio::time::timeout(
         timeout,
         session.read(&[ReadValueId::new_value(node.clone())], TimestampsToReturn::Both, 0.0),
     )
     .await
-    .map_err(|_| format!("read {node}: no answer within {timeout:?}"))?
-    .map_err(|e| format!("read {node}: {e}"))?;
+    .map_err(|_| DeviceError::Link(format!("read {node}: no answer within {timeout:?}")))?
+    .map_err(|e| DeviceError::Link(format!("read {node}: {e}")))?;
     let dv = dvs
         .into_iter()
         .next()
-        .ok_or_else(|| format!("read {node}: empty answer"))?;
+        .ok_or_else(|| DeviceError::Refused(format!("read {node}: empty answer")))?;
     if !dv.status().is_good() {
-        return Err(format!("read {node}: {}", dv.status()));
+        return Err(DeviceError::Refused(format!("read {node}: {}", dv.status())));
     }
-    let v = dv.value.ok_or_else(|| format!("read {node}: no value"))?;
-    let x = variant_f64(&v).ok_or_else(|| format!("read {node}: not a number ({v:?})"))?;
+    let v = dv
+        .value
+        .ok_or_else(|| DeviceError::Refused(format!("read {node}: no value")))?;
+    let x = variant_f64(&v).ok_or_else(|| DeviceError::Unsupported(format!("read {node}: not a number ({v:?})")))?;
     Ok((x, v))
 }
 
-async fn write_value(session: &Session, node: &NodeId, raw: f64, timeout: Duration) -> Result<(), String> {
+async fn write_value(session: &Session, node: &NodeId, raw: f64, timeout: Duration) -> Result<(), DeviceError> {
     // Write the node's own data type: read it first.
     let (_, like) = read_value(session, node, timeout).await?;
-    let value = variant_like(&like, raw)?;
+    let value = variant_like(&like, raw).map_err(|e| DeviceError::Unsupported(format!("write {node}: {e}")))?;
     let wv = WriteValue {
         node_id: node.clone(),
         attribute_id: AttributeId::Value as u32,
@@ -424,12 +426,12 @@ async fn write_value(session: &Session, node: &NodeId, raw: f64, timeout: Durati
     };
     let codes = tokio::time::timeout(timeout, session.write(&[wv]))
         .await
-        .map_err(|_| format!("write {node}: no answer within {timeout:?}"))?
-        .map_err(|e| format!("write {node}: {e}"))?;
+        .map_err(|_| DeviceError::Link(format!("write {node}: no answer within {timeout:?}")))?
+        .map_err(|e| DeviceError::Link(format!("write {node}: {e}")))?;
     match codes.first() {
         Some(c) if c.is_good() => Ok(()),
-        Some(c) => Err(format!("write {node}: {c}")),
-        None => Err(format!("write {node}: empty answer")),
+        Some(c) => Err(DeviceError::Refused(format!("write {node}: {c}"))),
+        None => Err(DeviceError::Refused(format!("write {node}: empty answer"))),
     }
 }
 

@@ -29,7 +29,7 @@ use crate::guard::{Context, Guard, Refusal};
 pub struct DeviceWrite {
     _sealed: (),
 }
-use crate::io::Drivers;
+use crate::io::{DeviceError, Drivers};
 use crate::tagmap::{Address, DataType, Tag};
 
 /// What happened to a request.
@@ -65,6 +65,10 @@ pub struct AuditRecord {
     pub written: Option<f64>,
     /// The value read back after the write.
     pub readback: Option<f64>,
+    /// The device's own error when the write or its read-back failed: a refusal by the device
+    /// apart from a link failure (`{"kind": "refused" | "link" | "unsupported", "message"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_error: Option<DeviceError>,
 }
 
 /// Append-only JSON-lines audit log; every record is flushed and synced before `append` returns.
@@ -88,8 +92,9 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one record and syncs it to disk.
-    pub fn append(&mut self, r: &AuditRecord) -> io::Result<()> {
+    /// Appends one record (a write's [`AuditRecord`], a publish's
+    /// [`crate::io::PublishRecord`]) and syncs it to disk.
+    pub fn append(&mut self, r: &impl Serialize) -> io::Result<()> {
         let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
@@ -166,12 +171,12 @@ impl WriteBack {
             let i = map.find(&tag.name).unwrap();
             match self.drivers.read(i).await {
                 Ok(v) => ctx.current = Some(v),
-                Err(e) => ctx.current_error = Some(e),
+                Err(e) => ctx.current_error = Some(e.to_string()),
             }
         }
         if let Some(p) = &spec.permissive {
             let i = map.find(p).expect("validated by the tag map");
-            ctx.permissive = Some(self.drivers.read(i).await);
+            ctx.permissive = Some(self.drivers.read(i).await.map_err(|e| e.to_string()));
         }
         for input in &spec.inputs {
             let i = map.find(input).expect("validated by the tag map");
@@ -204,6 +209,7 @@ impl WriteBack {
             reason: None,
             written: None,
             readback: None,
+            device_error: None,
         };
         let Some(ti) = map.find(tag_name) else {
             let mut why = Refusal::UnknownTag(tag_name.into()).to_string();
@@ -249,6 +255,7 @@ impl WriteBack {
             Err(e) => {
                 rec.outcome = Outcome::Failed;
                 rec.reason = Some(format!("write failed: {e}"));
+                rec.device_error = Some(e);
             }
             Ok(()) => {
                 self.guard.sent(tag, v, self.epoch.elapsed().as_secs_f64());
@@ -266,6 +273,7 @@ impl WriteBack {
                         Err(e) => {
                             rec.outcome = Outcome::Failed;
                             rec.reason = Some(format!("read-back failed: {e}"));
+                            rec.device_error = Some(e);
                         }
                     }
                 }
@@ -308,6 +316,7 @@ impl WriteBack {
                 reason: None,
                 written: None,
                 readback: None,
+                device_error: None,
             };
             // The safe value is inside [min, max] (checked when the map was loaded); the rate
             // limit does not apply to the return to safety.

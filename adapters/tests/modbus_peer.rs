@@ -397,3 +397,42 @@ write = { min = 0, max = 100, safe_value = 7, watchdog = "500ms" }
     let lines = std::fs::read_to_string(&audit).unwrap();
     assert_eq!(lines.lines().count(), 2);
 }
+
+/// Device errors stay typed up to the caller: the device's exception for a register it does
+/// not have is a refusal, a peer that is not there is a link failure; the audit log keeps the
+/// kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_by_the_device_stays_apart_from_a_link_failure() {
+    use twinworks_adapters::io::DeviceError;
+    let port = free_port();
+    let _p = peer(port);
+    let extra = r#"
+[[tag]]
+name = "Missing"
+source = "plc"
+register = "holding"
+address = 150
+type = "u16"
+field = "power"
+write = { min = 0, max = 100 }
+"#;
+    let (drivers, _log) = collect(map(port, extra));
+    settle(Duration::from_millis(500)).await;
+    let dir = scratch("device-errors");
+    let audit = dir.join("audit.jsonl");
+    let mut wb = WriteBack::new(drivers.clone(), AuditLog::open(&audit).unwrap(), false, None);
+    let rec = wb.request("test", "Missing", 5.0).await.unwrap();
+    assert_eq!(rec.outcome, Outcome::Failed, "{rec:?}");
+    assert!(matches!(rec.device_error, Some(DeviceError::Refused(_))), "{rec:?}");
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(line["device_error"]["kind"], "refused", "{line}");
+
+    // No peer on this port: the same write is a link failure.
+    let closed = free_port();
+    let (drivers, _log) = collect(map(closed, extra));
+    let mut wb = WriteBack::new(drivers, AuditLog::open(&dir.join("audit2.jsonl")).unwrap(), false, None);
+    let rec = wb.request("test", "Missing", 5.0).await.unwrap();
+    assert_eq!(rec.outcome, Outcome::Failed, "{rec:?}");
+    assert!(matches!(rec.device_error, Some(DeviceError::Link(_))), "{rec:?}");
+}

@@ -79,7 +79,10 @@ async fn subscribes_with_json_fields_and_publishes_twin_state() {
         "Mosquitto is not running on 127.0.0.1:1883 (start it: mosquitto -d -c /etc/mosquitto/mosquitto.conf)"
     );
     let prefix = format!("twinworks-test/{}", std::process::id());
-    let (drivers, log) = collect(map(1883, &prefix, &format!("twin-{}", std::process::id())));
+    let (mut drivers, log) = collect(map(1883, &prefix, &format!("twin-{}", std::process::id())));
+    let audit = scratch("mqtt-publish-audit").join("publish.jsonl");
+    let _ = std::fs::remove_file(&audit);
+    drivers.audit_publishes(twinworks_adapters::writeback::AuditLog::open(&audit).unwrap());
     assert!(wait(Duration::from_secs(5), || connected(&log) >= 1).await);
     let (sub, got, subscribed) = subscriber(
         1883,
@@ -125,7 +128,27 @@ async fn subscribes_with_json_fields_and_publishes_twin_state() {
     assert_eq!(obs[..3].iter().map(|o| o.0).collect::<Vec<_>>(), sent);
     assert!(!obs[3].1, "a payload without the field is a bad-quality value");
     // The twin publishes its state; the peer receives it.
-    assert_eq!(drivers.publish("state", br#"{"t": 1}"#), 1);
+    assert_eq!(drivers.publish("test", "state", br#"{"t": 1}"#).unwrap(), 1);
+    // Publishing is not a device write, but it is audited: who, where, how much.
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (
+            &line["kind"],
+            &line["requester"],
+            &line["topic"],
+            &line["bytes"],
+            &line["queued"]
+        ),
+        (
+            &serde_json::json!("publish"),
+            &serde_json::json!("test"),
+            &serde_json::json!(format!("{prefix}/out/state")),
+            &serde_json::json!(8),
+            &serde_json::json!(true)
+        ),
+        "{line}"
+    );
     assert!(
         wait(Duration::from_secs(5), || got
             .lock()
@@ -207,14 +230,14 @@ async fn publishes_made_during_a_10s_broker_outage_all_arrive() {
             && *subscribed.lock().unwrap())
         .await
     );
-    drivers.publish("seq", b"0");
+    drivers.publish("test", "seq", b"0").unwrap();
     assert!(wait(Duration::from_secs(5), || got.lock().unwrap().len() == 1).await);
 
     broker.stop();
     let outage = Instant::now();
     let mut n = 1;
     while outage.elapsed() < Duration::from_secs(10) {
-        drivers.publish("seq", n.to_string().as_bytes());
+        drivers.publish("test", "seq", n.to_string().as_bytes()).unwrap();
         n += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -335,7 +358,7 @@ field = "power"
     );
     // Through the encrypted connection and back (the driver subscribes to its own topic).
     tokio::time::sleep(Duration::from_millis(300)).await;
-    drivers.publish("state", br#"{"t": 42.5}"#);
+    drivers.publish("test", "state", br#"{"t": 42.5}"#).unwrap();
     let got = || {
         log.lock()
             .unwrap()

@@ -29,6 +29,8 @@ pub struct Kernel<E> {
     stall_limit: u64,
     /// The event at which the run stalled (taken out of the calendar: a stalled run is over).
     stalled: Option<E>,
+    /// Why the model could not go on (a failed run is over).
+    failed: Option<String>,
 }
 
 /// Events in a row at one simulated instant after which a run is declared stalled (a
@@ -53,6 +55,7 @@ impl<E> Default for Kernel<E> {
             still_windows: 0,
             stall_limit: DEFAULT_STALL_EVENTS,
             stalled: None,
+            failed: None,
         }
     }
 }
@@ -110,6 +113,20 @@ impl<E> Kernel<E> {
     /// The event at which the run stalled, if it did: the model names the element that loops.
     pub fn stalled(&self) -> Option<&E> {
         self.stalled.as_ref()
+    }
+
+    /// Ends the run because the model cannot go on (its world lacks state it needs): every run
+    /// method returns [`StopReason::Failed`] from now on, and [`Kernel::failure`] says why. The
+    /// first reason given is kept.
+    pub fn fail(&mut self, why: impl Into<String>) {
+        if self.failed.is_none() {
+            self.failed = Some(why.into());
+        }
+    }
+
+    /// Why the run failed, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
     }
 
     /// The next event of this batch, advancing the clock to it; `None` ends the batch (also
@@ -174,6 +191,8 @@ pub enum StopReason {
     /// Too many events in a row at one simulated instant: a zero-time loop
     /// ([`Kernel::stalled`] names the event; [`DEFAULT_STALL_EVENTS`]).
     Stalled,
+    /// The model could not go on ([`Kernel::failure`] says why); the run is over.
+    Failed,
 }
 
 /// A world, its model and the kernel that runs it.
@@ -211,6 +230,9 @@ impl<M: Model> Simulation<M> {
     }
 
     fn run_batch(&mut self, until: SimTime, budget: u64) -> StopReason {
+        if self.kernel.failed.is_some() {
+            return StopReason::Failed;
+        }
         if self.kernel.stalled.is_some() {
             return StopReason::Stalled;
         }
@@ -218,7 +240,9 @@ impl<M: Model> Simulation<M> {
         self.kernel.until = until;
         self.kernel.budget = budget;
         self.model.run_batch(&mut self.world, &mut self.kernel);
-        if self.kernel.stalled.is_some() {
+        if self.kernel.failed.is_some() {
+            StopReason::Failed
+        } else if self.kernel.stalled.is_some() {
             StopReason::Stalled
         } else if self.kernel.stop_requested {
             StopReason::Requested
@@ -341,6 +365,33 @@ mod tests {
         );
         assert_eq!(s.now().secs(), 5.0, "the clock stays where it stalled");
         assert_eq!(s.run_to_end(), StopReason::Stalled);
+        assert_eq!(s.step(), None);
+    }
+
+    /// A model whose world lacks its state: it fails the run instead of returning silently.
+    struct Lost;
+
+    impl Model for Lost {
+        type Event = ();
+        fn run_batch(&mut self, world: &mut World, kernel: &mut Kernel<()>) {
+            if world.get_resource::<Clock>().is_none() {
+                kernel.fail("no Clock resource in the world");
+            }
+        }
+    }
+
+    #[derive(Resource)]
+    struct Clock;
+
+    #[test]
+    fn a_failed_run_stops_every_run_call_and_keeps_the_clock() {
+        let mut s = Simulation::new(World::new(), Lost);
+        s.kernel_mut().schedule_at(SimTime::from_secs(1.0), ());
+        assert_eq!(s.run_until(SimTime::from_secs(10.0)), StopReason::Failed);
+        assert_eq!(s.kernel().failure(), Some("no Clock resource in the world"));
+        assert_eq!(s.now().secs(), 0.0, "the clock does not move on after a failure");
+        s.world.insert_resource(Clock);
+        assert_eq!(s.run_to_end(), StopReason::Failed, "a failed run is over");
         assert_eq!(s.step(), None);
     }
 

@@ -131,8 +131,14 @@ pub const DEFAULT_KPIS: [&str; 6] = [
 /// Reads and validates a study file and its base plant.
 pub fn load_study(path: &Path) -> Result<Study, LoadError> {
     let text = read_text(path)?;
-    let mut r = Reporter::new(path, &text);
-    let raw: RawStudy = match toml::from_str(&text) {
+    parse_study(&text, path)
+}
+
+/// Validates the text of a study file; `path` names it in messages, and its base plant file is
+/// read relative to it.
+pub fn parse_study(text: &str, path: &Path) -> Result<Study, LoadError> {
+    let mut r = Reporter::new(path, text);
+    let raw: RawStudy = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
             r.toml_error(&e);
@@ -193,7 +199,7 @@ pub fn load_study(path: &Path) -> Result<Study, LoadError> {
             flatten_set(&[], &Value::Table(set.get_ref().clone()), &mut pairs);
             for (p, value) in pairs {
                 if let Err(e) = set_path(&mut doc, &p, value) {
-                    let span = locate(&text, set.span(), &p);
+                    let span = locate(text, set.span(), &p);
                     r.error_help(span, format!("variant '{name}': {}", e.message), e.help);
                     ok = false;
                 }
@@ -215,7 +221,7 @@ pub fn load_study(path: &Path) -> Result<Study, LoadError> {
                 };
                 if let Err(e) = add_elements(&mut doc, section, items) {
                     r.error_help(
-                        locate(&text, add.span(), std::slice::from_ref(section)),
+                        locate(text, add.span(), std::slice::from_ref(section)),
                         format!("variant '{name}': {}", e.message),
                         e.help,
                     );

@@ -72,17 +72,39 @@ pub enum LoadError {
 /// Reads a text input file. A file that is not UTF-8 is refused with the line and column of
 /// its first invalid byte, like any other located problem.
 pub fn read_text(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+    use std::io::Read;
+    let io = |message: String| LoadError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
+    // A FIFO or a device (`/dev/zero`) would block or never end: only regular files are read.
+    if !file.metadata().map_err(|e| io(e.to_string()))?.is_file() {
+        return Err(io("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(crate::limits::MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io(e.to_string()))?;
+    if bytes.len() as u64 > crate::limits::MAX_INPUT_BYTES {
+        return Err(io(format!(
+            "larger than the limit of {} MiB for an input file",
+            crate::limits::MAX_INPUT_BYTES >> 20
+        )));
+    }
+    text_from_bytes(path, bytes)
+}
+
+/// The bytes of input file `path` as text; bytes that are not UTF-8 are refused with the line
+/// and column of the first invalid one.
+pub fn text_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<String, LoadError> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(e.as_bytes());
-        // The lossy text has the same bytes up to `at`: the position is exact.
+        // The lossy text has the same bytes up to `at`, then U+FFFD: the position is exact.
         let mut r = Reporter::new(path, &text);
         r.error_help(
-            at..at + 1,
+            at..at + '\u{FFFD}'.len_utf8(),
             format!("the file is not UTF-8 text: invalid byte 0x{:02x}", e.as_bytes()[at]),
             Some("save the file as UTF-8".into()),
         );
@@ -306,5 +328,141 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("plant.toml:2:12"), "{text}");
         assert!(text.contains("capacity must be >= 1"), "{text}");
+    }
+}
+
+/// Byte offset of 1-based `line` and `column` (characters) in `text`, as `serde_json` reports
+/// them; the end of the text when they point past it.
+pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut at = 0;
+    for _ in 1..line {
+        match text[at..].find('\n') {
+            Some(k) => at += k + 1,
+            None => return text.len(),
+        }
+    }
+    let rest = &text[at..];
+    at + rest
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(rest.len(), |(k, _)| k)
+}
+
+/// Byte spans of the values of a JSON text by path (`operations[3].station`; the root is ``),
+/// so that a problem found after deserializing is reported where it is written. A text that is
+/// not JSON gives the spans read before the first fault.
+pub fn json_spans(text: &str) -> std::collections::HashMap<String, Range<usize>> {
+    let mut scan = JsonScan {
+        b: text.as_bytes(),
+        at: 0,
+        out: std::collections::HashMap::new(),
+    };
+    scan.value(String::new(), 0);
+    scan.out
+}
+
+struct JsonScan<'a> {
+    b: &'a [u8],
+    at: usize,
+    out: std::collections::HashMap<String, Range<usize>>,
+}
+
+impl JsonScan<'_> {
+    /// Deeper than serde_json's own limit (128) is not JSON it accepted.
+    const MAX_DEPTH: usize = 256;
+
+    fn peek(&mut self) -> Option<u8> {
+        while self.at < self.b.len() && self.b[self.at].is_ascii_whitespace() {
+            self.at += 1;
+        }
+        self.b.get(self.at).copied()
+    }
+
+    fn string(&mut self) -> Option<String> {
+        let start = self.at + 1;
+        let mut k = start;
+        while k < self.b.len() {
+            match self.b[k] {
+                b'\\' => k += 2,
+                b'"' => {
+                    self.at = k + 1;
+                    return Some(String::from_utf8_lossy(&self.b[start..k]).into_owned());
+                }
+                _ => k += 1,
+            }
+        }
+        None
+    }
+
+    fn value(&mut self, path: String, depth: usize) -> Option<()> {
+        let first = self.peek()?;
+        let start = self.at;
+        if depth > Self::MAX_DEPTH {
+            return None;
+        }
+        match first {
+            b'{' | b'[' => {
+                let close = if first == b'{' { b'}' } else { b']' };
+                self.at += 1;
+                let mut index = 0;
+                if self.peek()? == close {
+                    self.at += 1;
+                } else {
+                    loop {
+                        let child = if first == b'{' {
+                            if self.peek()? != b'"' {
+                                return None;
+                            }
+                            let key = self.string()?;
+                            if self.peek()? != b':' {
+                                return None;
+                            }
+                            self.at += 1;
+                            if path.is_empty() { key } else { format!("{path}.{key}") }
+                        } else {
+                            format!("{path}[{index}]")
+                        };
+                        index += 1;
+                        self.value(child, depth + 1)?;
+                        match self.peek()? {
+                            b',' => self.at += 1,
+                            c if c == close => {
+                                self.at += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b'"' => {
+                self.string()?;
+            }
+            _ => {
+                while self.at < self.b.len() && !b",]} \t\r\n".contains(&self.b[self.at]) {
+                    self.at += 1;
+                }
+            }
+        }
+        self.out.insert(path, start..self.at);
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn json_values_are_found_by_path() {
+        let text = "{\n  \"a\": [1, {\"b\": \"x\\\"y\"}],\n  \"c\": null\n}";
+        let spans = json_spans(text);
+        assert_eq!(&text[spans["a[0]"].clone()], "1");
+        assert_eq!(&text[spans["a[1].b"].clone()], "\"x\\\"y\"");
+        assert_eq!(&text[spans["c"].clone()], "null");
+        assert_eq!(spans[""], 0..text.len());
+        assert_eq!(offset_of(text, 2, 3), text.find("\"a\"").unwrap());
+        assert_eq!(offset_of(text, 99, 1), text.len());
+        assert_eq!(offset_of("x€y", 1, 3), 4);
     }
 }

@@ -17,6 +17,8 @@ pub const MAX_PARTS: u64 = 1_000_000_000_000;
 pub const MAX_REPLICATIONS: u64 = 1_000_000;
 /// The magnitude of an order priority (weight).
 pub const MAX_PRIORITY: i64 = 1_000_000;
+/// The size of one input file (plant, study, tag map, orders, schedule): 64 MiB.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// How many times faster than the wall clock a live or viewed twin may run (`--time-scale`).
 pub const MAX_TIME_SCALE: f64 = 1e6;
 

@@ -34,8 +34,11 @@ pub fn read_orders_csv(
 /// for in the record's raw line from the end of the previous one (quoted fields: at their
 /// opening quote).
 fn field_spans(text: &str, at: usize, fields: &csv::StringRecord) -> Vec<std::ops::Range<usize>> {
+    let at = text.floor_char_boundary(at.min(text.len()));
     let line_end = text[at..].find('\n').map_or(text.len(), |k| at + k);
     let line = &text[at..line_end];
+    // One character's width at `k` (at least 1 byte, never past the line's end).
+    let one_char = |k: usize| line[k..].chars().next().map_or(0, char::len_utf8);
     let mut from = 0;
     fields
         .iter()
@@ -43,9 +46,9 @@ fn field_spans(text: &str, at: usize, fields: &csv::StringRecord) -> Vec<std::op
             let found = if f.is_empty() { None } else { line[from..].find(f) };
             let (a, len) = match found {
                 Some(k) => (from + k, f.len()),
-                None => (from.min(line.len()), 1),
+                None => (from, one_char(from)),
             };
-            from = (a + len).min(line.len());
+            from = a + len;
             if let Some(c) = line[from..].find(',') {
                 from += c + 1;
             }
@@ -193,7 +196,7 @@ pub fn parse_orders_csv(
         let priority = match get(5) {
             None | Some((_, "")) => Some(1),
             Some(v) => match v.1.parse::<i64>() {
-                Ok(p) if p.abs() <= MAX_PRIORITY => Some(p as i32),
+                Ok(p) if p.unsigned_abs() <= MAX_PRIORITY.unsigned_abs() => Some(p as i32),
                 _ => {
                     r.error(
                         v.0,

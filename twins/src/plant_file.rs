@@ -1006,7 +1006,7 @@ impl Validator {
             release: release.max(SimTime::ZERO),
             due,
             priority: match &o.priority {
-                Some(p) if p.get_ref().abs() > MAX_PRIORITY => {
+                Some(p) if p.get_ref().unsigned_abs() > MAX_PRIORITY.unsigned_abs() => {
                     self.r.error(
                         p.span(),
                         format!("{ctx}: priority must be within ±{MAX_PRIORITY}, got {}", p.get_ref()),

@@ -81,6 +81,9 @@ pub enum RunError {
         limit: u64,
         what: String,
     },
+    /// The model could not go on (its world lacks state it needs).
+    #[error("replication {replication} failed at t = {at}: {why}")]
+    Failed { replication: u32, at: SimTime, why: String },
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
@@ -114,6 +117,7 @@ fn run_parts(twin: &mut Twin, n: u64, rep: u32, progress: &dyn Fn(f64), pause: S
             StopReason::Budget => {}
             StopReason::ReachedTime if pause.secs().is_finite() => return Ok(false),
             StopReason::Stalled => return Err(stall_error(twin, rep)),
+            StopReason::Failed => return Err(failure(twin, rep)),
             _ => {
                 return Err(RunError::Unreachable {
                     replication: rep,
@@ -153,10 +157,20 @@ fn stall_error(twin: &Twin, rep: u32) -> RunError {
     }
 }
 
-/// Runs until time `t`; a stall is an error.
+/// The error of a run whose model could not go on.
+fn failure(twin: &Twin, rep: u32) -> RunError {
+    RunError::Failed {
+        replication: rep + 1,
+        at: twin.now(),
+        why: twin.kernel().failure().unwrap_or("unknown").to_string(),
+    }
+}
+
+/// Runs until time `t`; a stall or a failure is an error.
 fn run_until(twin: &mut Twin, t: SimTime, rep: u32) -> Result<(), RunError> {
     match twin.run_until(t) {
         StopReason::Stalled => Err(stall_error(twin, rep)),
+        StopReason::Failed => Err(failure(twin, rep)),
         _ => Ok(()),
     }
 }

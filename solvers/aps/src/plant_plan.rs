@@ -356,3 +356,169 @@ impl PlantSchedule {
         }
     }
 }
+
+/// Reads a schedule JSON (`schedule.schema.json`) for `plant`: the JSON itself, its format
+/// and plant, and every name and number in it against the plant: stations, servers, machines,
+/// jobs, orders, products and routing steps exist, and every interval is `0 <= start <= end`.
+/// Problems are located in the text (`path:line:column`, the JSON key), with the nearest
+/// valid name where one is wrong.
+pub fn read_plant_schedule(
+    text: &str,
+    path: &std::path::Path,
+    plant: &PlantModel,
+) -> Result<PlantSchedule, twinworks_twins::diagnostic::LoadError> {
+    use twinworks_twins::diagnostic::{Reporter, json_spans, offset_of};
+    let mut r = Reporter::new(path, text);
+    let s: PlantSchedule = match serde_json::from_str(text) {
+        Ok(s) => s,
+        Err(e) => {
+            let at = offset_of(text, e.line(), e.column());
+            r.error(at..at, format!("not a schedule: {e}"));
+            return Err(r.into_error());
+        }
+    };
+    let spans = json_spans(text);
+    let span = |key: &str| spans.get(key).cloned().unwrap_or(0..0);
+    if s.format != FORMAT {
+        r.error(
+            span("format"),
+            format!("format: expected '{FORMAT}', got '{}'", s.format),
+        );
+    }
+    if s.plant != plant.name {
+        r.error(
+            span("plant"),
+            format!("plant: the schedule is for plant '{}', not '{}'", s.plant, plant.name),
+        );
+    }
+    if s.time_unit != "s" {
+        r.error(
+            span("time_unit"),
+            format!("time_unit: expected 's', got '{}'", s.time_unit),
+        );
+    }
+    let station_names = || plant.stations.iter().map(|st| st.name.as_str());
+    let server_of = |r: &mut Reporter, at: &str, station: &str, server: u32| -> Option<usize> {
+        let Some(i) = plant.station_id(station) else {
+            r.unknown(span(&format!("{at}.station")), "station", station, "", station_names());
+            return None;
+        };
+        let cap = plant.stations[i].capacity;
+        if server >= cap {
+            r.error(
+                span(&format!("{at}.server")),
+                format!("{at}.server: station '{station}' has servers 0..{cap}, got {server}"),
+            );
+            return None;
+        }
+        Some(i)
+    };
+    for (m, mr) in s.machines.iter().enumerate() {
+        server_of(&mut r, &format!("machines[{m}]"), &mr.station, mr.server);
+    }
+    let products = || plant.products.iter().map(|p| p.name.as_str());
+    for (j, job) in s.jobs.iter().enumerate() {
+        let at = format!("jobs[{j}]");
+        if plant.products.iter().all(|p| p.name != job.product) {
+            r.unknown(span(&format!("{at}.product")), "product", &job.product, "", products());
+        }
+        if plant.orders.iter().all(|o| o.id != job.order) {
+            r.unknown(
+                span(&format!("{at}.order")),
+                "order",
+                &job.order,
+                "",
+                plant.orders.iter().map(|o| o.id.as_str()),
+            );
+        }
+    }
+    let interval = |r: &mut Reporter, at: &str, start: Time, end: Time| {
+        if start < 0 || end < start {
+            r.error(
+                span(&format!("{at}.start")),
+                format!("{at}: an interval needs 0 <= start <= end, got start {start}, end {end}"),
+            );
+        }
+    };
+    for (k, op) in s.operations.iter().enumerate() {
+        let at = format!("operations[{k}]");
+        interval(&mut r, &at, op.start, op.end);
+        let station = server_of(&mut r, &at, &op.station, op.server);
+        match s.machines.get(op.machine) {
+            Some(m) if m.station == op.station && m.server == op.server => {}
+            Some(m) => r.error(
+                span(&format!("{at}.machine")),
+                format!(
+                    "{at}.machine: machine {} is '{}' server {}, not '{}' server {}",
+                    op.machine, m.station, m.server, op.station, op.server
+                ),
+            ),
+            None => r.error(
+                span(&format!("{at}.machine")),
+                format!(
+                    "{at}.machine: {} is not one of the {} machines",
+                    op.machine,
+                    s.machines.len()
+                ),
+            ),
+        }
+        match s.jobs.get(op.job) {
+            Some(j) if j.order == op.order && j.product == op.product => {}
+            Some(j) => r.error(
+                span(&format!("{at}.job")),
+                format!(
+                    "{at}.job: job {} is order '{}' of '{}', not order '{}' of '{}'",
+                    op.job, j.order, j.product, op.order, op.product
+                ),
+            ),
+            None => r.error(
+                span(&format!("{at}.job")),
+                format!("{at}.job: {} is not one of the {} jobs", op.job, s.jobs.len()),
+            ),
+        }
+        let Some(product) = plant.products.iter().find(|p| p.name == op.product) else {
+            r.unknown(span(&format!("{at}.product")), "product", &op.product, "", products());
+            continue;
+        };
+        match product.routing.get(op.step) {
+            None => r.error(
+                span(&format!("{at}.step")),
+                format!(
+                    "{at}.step: product '{}' has steps 0..{}, got {}",
+                    op.product,
+                    product.routing.len(),
+                    op.step
+                ),
+            ),
+            Some(step) => {
+                if let Some(st) = station
+                    && !step.stations.contains(&st)
+                {
+                    let names: Vec<&str> = step.stations.iter().map(|&i| plant.stations[i].name.as_str()).collect();
+                    r.error(
+                        span(&format!("{at}.station")),
+                        format!(
+                            "{at}.station: step {} of '{}' runs on {}, not on '{}'",
+                            op.step,
+                            op.product,
+                            names.join(" or "),
+                            op.station
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let families = || plant.families.iter().map(String::as_str);
+    for (k, su) in s.setups.iter().enumerate() {
+        let at = format!("setups[{k}]");
+        interval(&mut r, &at, su.start, su.end);
+        server_of(&mut r, &at, &su.station, su.server);
+        for (key, family) in [("from_family", &su.from_family), ("to_family", &su.to_family)] {
+            if plant.families.iter().all(|f| f != family) {
+                r.unknown(span(&format!("{at}.{key}")), "family", family, "", families());
+            }
+        }
+    }
+    r.finish(s)
+}

@@ -118,8 +118,14 @@ pub fn construct(problem: &Problem, rule: Rule, objective: Objective) -> Result<
 fn start_for_slot(inst: &Instance, slot: usize, rng: &mut Rng) -> Graph {
     if slot == 0 {
         let mut best: Option<Graph> = None;
-        for rule in Rule::ALL {
-            let g = giffler_thompson(inst, rule, 0.0, rng);
+        // Every rule as `construct` runs it too (the random rule with its fixed seed), so that
+        // the search is never worse than a pure dispatching rule.
+        let as_constructed = giffler_thompson(inst, Rule::Random, 0.0, &mut Rng::new(0));
+        for g in Rule::ALL
+            .into_iter()
+            .map(|rule| giffler_thompson(inst, rule, 0.0, rng))
+            .chain([as_constructed])
+        {
             if best.as_ref().is_none_or(|b| g.value < b.value) {
                 best = Some(g);
             }

@@ -54,29 +54,35 @@ impl Model for PlantSim {
             self.commands = rest;
         }
         let Ok((sq, bq, soq, siq, plant)) = self.state.get_mut(world) else {
+            kernel.fail("the world has no PlantHot resource: it was not built by build_twin or restored");
             return;
         };
         let cfg: &Compiled = &self.cfg;
+        let p = &cfg.plant;
+        let (Some(st), Some(bu), Some(so), Some(si)) = (
+            slots(sq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), p.stations.len()),
+            slots(bq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), p.buffers.len()),
+            slots(soq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), p.sources.len()),
+            slots(siq.into_iter().map(|m| (m.idx, Mut::into_inner(m))), p.sinks.len()),
+        ) else {
+            kernel.fail(format!(
+                "the world does not hold one component for each of the {} stations, {} buffers, {} sources and {} sinks of plant '{}'",
+                p.stations.len(),
+                p.buffers.len(),
+                p.sources.len(),
+                p.sinks.len(),
+                p.name
+            ));
+            return;
+        };
         let mut ctx = Ctx {
             cfg,
             times: &self.times,
             now: kernel.now().secs(),
-            st: slots(
-                sq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
-                cfg.plant.stations.len(),
-            ),
-            bu: slots(
-                bq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
-                cfg.plant.buffers.len(),
-            ),
-            so: slots(
-                soq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
-                cfg.plant.sources.len(),
-            ),
-            si: slots(
-                siq.into_iter().map(|m| (m.idx, Mut::into_inner(m))),
-                cfg.plant.sinks.len(),
-            ),
+            st,
+            bu,
+            so,
+            si,
             plant: plant.into_inner(),
             states: self.trace.as_ref().is_some_and(|t| t.wants_states()),
             trace: self.trace.as_deref_mut(),
@@ -127,14 +133,18 @@ fn account(srv: &mut Server, off: bool, outage: bool, now: f64) {
 }
 
 /// The slot cache: components ordered by their index in the plant model.
-fn slots<'w, T>(items: impl Iterator<Item = (u32, &'w mut T)>, n: usize) -> Vec<&'w mut T> {
+/// The components of one kind indexed by their model element, if there is exactly one for
+/// each element.
+fn slots<'w, T>(items: impl Iterator<Item = (u32, &'w mut T)>, n: usize) -> Option<Vec<&'w mut T>> {
     let mut v: Vec<Option<&'w mut T>> = (0..n).map(|_| None).collect();
     for (i, c) in items {
-        v[i as usize] = Some(c);
+        let slot = v.get_mut(i as usize)?;
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(c);
     }
-    v.into_iter()
-        .map(|c| c.expect("one component per model element"))
-        .collect()
+    v.into_iter().collect()
 }
 
 struct Ctx<'w, 'k> {
