@@ -431,6 +431,9 @@ fn the_samples_load_and_a_nonsense_value_is_refused() {
 fn inputs_found_by_the_property_tests_and_the_fuzzers() {
     // The priority i64::MIN: its magnitude overflowed (`abs`) in the orders CSV and the plant.
     properties::orders_csv(b"id,product,quantity,release,due,priority\nA,Shaft,1,0,,-9223372036854775808\n");
+    // cargo-fuzz (orders_csv): a header without `id`, its span ending inside a multi-byte
+    // character.
+    properties::orders_csv("idR,€€€€€€\n".as_bytes());
     let text = read("scenarios/samples/machining_cell.toml");
     let mut doc: toml::Table = text.parse().unwrap();
     if let Some(Value::Array(orders)) = doc.get_mut("order") {

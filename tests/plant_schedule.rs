@@ -134,3 +134,21 @@ fn plant_without_orders_is_an_input_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no orders"));
 }
+
+/// A schedule that does not match the plant is refused where it is wrong: the unknown
+/// station's line and column, with the nearest valid name.
+#[test]
+fn a_schedule_for_another_plant_is_located() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plant = load_plant(&root.join("scenarios/samples/machining_cell.toml")).unwrap();
+    let text = std::fs::read_to_string(root.join("viewer/tests/data/machining_cell_schedule.json")).unwrap();
+    twinworks_aps::plant_plan::read_plant_schedule(&text, Path::new("s.json"), &plant).expect("the sample reads");
+    let at = text.find("\"station\": \"Mill\"").expect("an operation on the mill");
+    let bad = format!("{}\"station\": \"Mil\"{}", &text[..at], &text[at + "\"station\": \"Mill\"".len()..]);
+    let err = twinworks_aps::plant_plan::read_plant_schedule(&bad, Path::new("s.json"), &plant).unwrap_err();
+    let d = &err.diagnostics()[0];
+    let (line, _) = d.line_col();
+    assert_eq!(line, bad[..at].matches('\n').count() + 1, "{}", err.short());
+    assert!(d.message.contains("unknown station 'Mil'"), "{}", err.short());
+    assert_eq!(d.help.as_deref(), Some("did you mean 'Mill'?"));
+}

@@ -169,6 +169,12 @@ impl Reporter {
     }
 
     fn push(&mut self, span: Range<usize>, message: String, help: Option<String>) {
+        // Every span lies in the text and on character boundaries, whatever a parser computed
+        // (a span that splits a multi-byte character cannot be rendered).
+        let src = &*self.source;
+        let start = src.floor_char_boundary(span.start.min(src.len()));
+        let end = src.ceil_char_boundary(span.end.clamp(start, src.len()));
+        let span = start..end;
         self.found.push(Diagnostic {
             file: self.file.clone(),
             source: self.source.clone(),

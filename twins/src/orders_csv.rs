@@ -108,7 +108,7 @@ pub fn parse_orders_csv(
             None => r.unknown(hspans[i].clone(), "column", name, "in orders header", COLUMNS),
         }
     }
-    let hline = hoff..hoff + header.as_slice().len().max(1);
+    let hline = hoff..text[hoff.min(text.len())..].find('\n').map_or(text.len(), |k| hoff + k);
     for (k, req) in COLUMNS.iter().enumerate().take(3) {
         if col[k].is_none() {
             r.error(
