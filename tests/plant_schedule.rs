@@ -144,7 +144,11 @@ fn a_schedule_for_another_plant_is_located() {
     let text = std::fs::read_to_string(root.join("viewer/tests/data/machining_cell_schedule.json")).unwrap();
     twinworks_aps::plant_plan::read_plant_schedule(&text, Path::new("s.json"), &plant).expect("the sample reads");
     let at = text.find("\"station\": \"Mill\"").expect("an operation on the mill");
-    let bad = format!("{}\"station\": \"Mil\"{}", &text[..at], &text[at + "\"station\": \"Mill\"".len()..]);
+    let bad = format!(
+        "{}\"station\": \"Mil\"{}",
+        &text[..at],
+        &text[at + "\"station\": \"Mill\"".len()..]
+    );
     let err = twinworks_aps::plant_plan::read_plant_schedule(&bad, Path::new("s.json"), &plant).unwrap_err();
     let d = &err.diagnostics()[0];
     let (line, _) = d.line_col();
