@@ -83,6 +83,8 @@ pub enum AlarmKind {
     Divergence,
     /// Connection to a source lost or regained.
     Connection,
+    /// The twin stopped: a zero-time loop (stall guard) or a failed run; it will not move on.
+    Halted,
 }
 
 /// An event worth an engineer's attention.
@@ -115,6 +117,9 @@ pub struct PlantSnapshot {
     pub kpis: RunReport,
     /// Alarms since the previous snapshot (filled by whoever sends snapshots).
     pub alarms: Vec<Alarm>,
+    /// Why the twin stopped for good, if it did (the kernel's stall guard, or a failed run):
+    /// the viewer and live mode show it instead of a clock that silently stands still.
+    pub halted: Option<String>,
 }
 
 /// Takes a snapshot of `twin` at its current time. Costs about one pass over all stations and
@@ -181,6 +186,18 @@ pub fn take(twin: &mut Twin) -> PlantSnapshot {
     let wip_now = p.wip.level().max(0.0) as u64;
     let mut kpis = collect(twin, 0, 0);
     kpis.series.clear();
+    let halted = if let Some(why) = twin.kernel().failure() {
+        Some(format!("the run failed at t = {}: {why}", twin.now()))
+    } else {
+        twin.kernel().stalled().map(|e| {
+            format!(
+                "stalled at t = {}: {} events in a row without the clock moving; the last was {}",
+                twin.now(),
+                twinworks_engine::kernel::DEFAULT_STALL_EVENTS,
+                crate::sim::describe_event(&twin.model.cfg, e)
+            )
+        })
+    };
     PlantSnapshot {
         time_s: now,
         events,
@@ -189,6 +206,7 @@ pub fn take(twin: &mut Twin) -> PlantSnapshot {
         wip_now,
         kpis,
         alarms: Vec::new(),
+        halted,
     }
 }
 
@@ -197,6 +215,14 @@ pub fn take(twin: &mut Twin) -> PlantSnapshot {
 pub fn alarms_between(prev: &PlantSnapshot, next: &PlantSnapshot) -> Vec<Alarm> {
     let mut out = Vec::new();
     let t = next.time_s;
+    if let (None, Some(why)) = (&prev.halted, &next.halted) {
+        out.push(Alarm {
+            time_s: t,
+            kind: AlarmKind::Halted,
+            source: "twin".into(),
+            message: why.clone(),
+        });
+    }
     for (a, b) in prev.stations.iter().zip(&next.stations) {
         let new_failures = b.failures.saturating_sub(a.failures);
         let was_down = a.state == StationState::Down;
@@ -266,6 +292,38 @@ routing = [{ station = "A" }, { station = "B" }]
     fn twin() -> Twin {
         let plant = parse_plant(LINE, std::path::Path::new("two.toml")).unwrap();
         build_twin(Arc::new(Compiled::new(plant)), 1)
+    }
+
+    /// A twin stopped by the stall guard says so in its snapshot, and the change raises one
+    /// `halted` alarm (what the viewer and live mode show).
+    #[test]
+    fn a_stalled_twin_is_halted_in_its_snapshot_with_one_alarm() {
+        let burst = LINE.replace(
+            "kind = \"infinite\"",
+            "interarrival = { dist = \"empirical\", values = [\"0s\", \"1e9s\"], weights = [1, 1e-15] }",
+        );
+        let plant = parse_plant(&burst, std::path::Path::new("burst.toml")).unwrap();
+        let mut t = build_twin(Arc::new(Compiled::new(plant)), 1);
+        t.kernel_mut().set_stall_limit(1 << 16);
+        let before = take(&mut t);
+        assert_eq!(before.halted, None);
+        assert_eq!(
+            t.run_until(SimTime::from_secs(10.0)),
+            twinworks_engine::kernel::StopReason::Stalled
+        );
+        let after = take(&mut t);
+        let why = after.halted.clone().expect("halted");
+        assert!(
+            why.contains("stalled at t = 0s") && why.contains("source 'in'"),
+            "{why}"
+        );
+        let alarms = alarms_between(&before, &after);
+        assert_eq!(alarms.iter().filter(|a| a.kind == AlarmKind::Halted).count(), 1);
+        assert!(
+            alarms_between(&after, &take(&mut t))
+                .iter()
+                .all(|a| a.kind != AlarmKind::Halted)
+        );
     }
 
     #[test]

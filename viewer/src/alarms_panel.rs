@@ -10,7 +10,7 @@ use crate::control_panel::fmt_time;
 use crate::view_state::ViewState;
 
 /// Every kind, in the order of the filter checkboxes.
-pub const KINDS: [AlarmKind; 8] = [
+pub const KINDS: [AlarmKind; 9] = [
     AlarmKind::Breakdown,
     AlarmKind::Repair,
     AlarmKind::Stale,
@@ -19,6 +19,7 @@ pub const KINDS: [AlarmKind; 8] = [
     AlarmKind::SetpointWritten,
     AlarmKind::Divergence,
     AlarmKind::Connection,
+    AlarmKind::Halted,
 ];
 
 /// The filter's settings.
@@ -43,12 +44,15 @@ pub fn kind_name(k: AlarmKind) -> &'static str {
         AlarmKind::SetpointWritten => "setpoint written",
         AlarmKind::Divergence => "divergence",
         AlarmKind::Connection => "connection",
+        AlarmKind::Halted => "halted",
     }
 }
 
 fn kind_color(k: AlarmKind) -> Color32 {
     match k {
-        AlarmKind::Breakdown | AlarmKind::SetpointRejected | AlarmKind::Connection => Color32::from_rgb(235, 90, 90),
+        AlarmKind::Breakdown | AlarmKind::SetpointRejected | AlarmKind::Connection | AlarmKind::Halted => {
+            Color32::from_rgb(235, 90, 90)
+        }
         AlarmKind::Stale | AlarmKind::Divergence => Color32::from_rgb(190, 140, 230),
         AlarmKind::Repair | AlarmKind::Fresh => Color32::from_rgb(110, 200, 120),
         _ => Color32::GRAY,
