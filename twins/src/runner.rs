@@ -166,6 +166,16 @@ fn failure(twin: &Twin, rep: u32) -> RunError {
     }
 }
 
+/// Why replication `rep`'s twin stopped for good, if it did: its stall or its failure (what
+/// `twin run` reports, and what a snapshot shows as `halted`).
+pub fn halted(twin: &Twin, rep: u32) -> Option<RunError> {
+    if twin.kernel().failure().is_some() {
+        Some(failure(twin, rep))
+    } else {
+        twin.kernel().stalled().map(|_| stall_error(twin, rep))
+    }
+}
+
 /// Runs until time `t`; a stall or a failure is an error.
 fn run_until(twin: &mut Twin, t: SimTime, rep: u32) -> Result<(), RunError> {
     match twin.run_until(t) {

@@ -186,18 +186,8 @@ pub fn take(twin: &mut Twin) -> PlantSnapshot {
     let wip_now = p.wip.level().max(0.0) as u64;
     let mut kpis = collect(twin, 0, 0);
     kpis.series.clear();
-    let halted = if let Some(why) = twin.kernel().failure() {
-        Some(format!("the run failed at t = {}: {why}", twin.now()))
-    } else {
-        twin.kernel().stalled().map(|e| {
-            format!(
-                "stalled at t = {}: {} events in a row without the clock moving; the last was {}",
-                twin.now(),
-                twinworks_engine::kernel::DEFAULT_STALL_EVENTS,
-                crate::sim::describe_event(&twin.model.cfg, e)
-            )
-        })
-    };
+    // The runner's own message for a stalled or failed run (a live twin is one replication).
+    let halted = crate::runner::halted(twin, 0).map(|e| e.to_string());
     PlantSnapshot {
         time_s: now,
         events,
