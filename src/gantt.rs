@@ -32,7 +32,7 @@ pub fn schedule_csv(s: &PlantSchedule) -> String {
             u.server,
             u.start,
             u.end,
-            q(&u.from_family),
+            q(u.from_family.as_deref().unwrap_or("")),
             q(&u.to_family)
         );
     }

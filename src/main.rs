@@ -1,6 +1,7 @@
 //! `twin`: the Twinworks command line. Argument parsing, progress and output formats only;
 //! all domain logic lives in the library crates.
 
+mod dispatch_cmd;
 mod gantt;
 mod live_cmd;
 mod run_cmd;
@@ -26,6 +27,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Run a what-if study: variants of a plant compared with common random numbers.
     Study(study_cmd::StudyArgs),
+    /// Compare dispatching policies (rules, the APS plan) on a plant over replications (CRN).
+    Dispatch(dispatch_cmd::DispatchArgs),
     /// Schedule a job-shop / flexible job-shop instance, or benchmark a directory of them.
     Schedule(schedule_cmd::ScheduleArgs),
     /// Watch a plant on the desktop viewer: simulated, or a schedule (`--screenshot` renders a PNG).
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
         Command::Study(args) => study_cmd::run(args),
+        Command::Dispatch(args) => dispatch_cmd::run(args),
         Command::Schedule(args) => schedule_cmd::run(args),
         Command::View(args) => view_cmd::run(args),
         Command::Live(args) => live_cmd::live(args),

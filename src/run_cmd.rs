@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+use twinworks_aps::plant_plan::read_plant_schedule;
 use twinworks_engine::parse_duration;
+use twinworks_scenarios::dispatch::plan_policy;
 use twinworks_twins::kpi::{KpiStat, RunReport, summarize};
 use twinworks_twins::limits::{MAX_PARTS, MAX_REPLICATIONS};
 use twinworks_twins::plant::{Horizon, Warmup};
@@ -62,6 +64,10 @@ pub struct RunArgs {
     /// report equals the unbroken run's.
     #[arg(long, conflicts_with_all = ["replications", "seed", "warmup"])]
     state: Option<PathBuf>,
+    /// Execute this plan (the schedule JSON `twin schedule` writes for this plant's orders):
+    /// each server follows its planned sequence; prints plan adherence.
+    #[arg(long, conflicts_with_all = ["state", "save_state"])]
+    schedule: Option<PathBuf>,
     /// With --state: fork the state (fresh random streams keyed by this id, and every
     /// pre-drawn duration redrawn from its residual life) instead of continuing it.
     #[arg(long, requires = "state")]
@@ -153,6 +159,25 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
     opts.trace = args.trace.clone();
     opts.trace_states = args.trace_states;
+    if let Some(path) = &args.schedule {
+        let schedule = match std::fs::read_to_string(path)
+            .map_err(|e| format!("error: {}: {e}", path.display()))
+            .and_then(|text| read_plant_schedule(&text, path, &plant).map_err(|e| e.to_string()))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_INPUT);
+            }
+        };
+        match plan_policy(&plant, &schedule) {
+            Ok(p) => opts.policy = Some(p),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(EXIT_INPUT);
+            }
+        }
+    }
     if let Some(path) = &args.save_state {
         return save_state(&plant, &opts, &args, path);
     }
@@ -432,11 +457,51 @@ fn table(name: &str, reports: &[RunReport], summary: &[KpiStat]) -> String {
             ("orders on time", "orders.on_time", 1.0, 1),
             ("mean tardiness [h]", "orders.mean_tardiness_s", 1.0 / 3600.0, 2),
             ("max tardiness [h]", "orders.max_tardiness_s", 1.0 / 3600.0, 2),
+            ("weighted tardiness [h]", "orders.weighted_tardiness_s", 1.0 / 3600.0, 2),
             ("open past due", "orders.open_past_due", 1.0, 1),
         ] {
             let _ = writeln!(s, "  {label:<24} {}", fmt_stat(summary, kpi, scale, d));
         }
         let _ = writeln!(s, "  {:<24} {}", "orders", r0.orders.as_ref().map_or(0, |o| o.orders));
+    }
+    if !r0.policy.is_empty() {
+        let _ = writeln!(s, "\n  plan adherence");
+        for (label, kpi, scale, d) in [
+            (
+                "start deviation mean [h]",
+                "policy.start_deviation_mean_s",
+                1.0 / 3600.0,
+                2,
+            ),
+            (
+                "start deviation p95 [h]",
+                "policy.start_deviation_p95_s",
+                1.0 / 3600.0,
+                2,
+            ),
+            (
+                "completion deviation [h]",
+                "policy.completion_deviation_mean_s",
+                1.0 / 3600.0,
+                2,
+            ),
+            (
+                "planned w. tardiness [h]",
+                "policy.planned_weighted_tardiness_s",
+                1.0 / 3600.0,
+                2,
+            ),
+            ("planned on time [%]", "policy.planned_on_time_pct", 1.0, 1),
+            ("on time [%]", "policy.on_time_pct", 1.0, 1),
+            ("reservation fallbacks", "policy.fallbacks", 1.0, 1),
+            ("out-of-plan starts", "policy.out_of_plan_starts", 1.0, 1),
+        ] {
+            let _ = writeln!(s, "  {label:<24} {}", fmt_stat(summary, kpi, scale, d));
+        }
+        let _ = writeln!(
+            s,
+            "  (per order: planned vs realized completion and tardiness in --json, policy.order.*)"
+        );
     }
     let _ = writeln!(s);
     let _ = writeln!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use twinworks_aps::bench::{BenchRow, NameFilter, load_instance, run_bench};
 use twinworks_aps::milp::{MilpOptions, MilpOutcome, solve_milp};
-use twinworks_aps::plant_plan::{PlantSchedule, Split, plant_problem};
+use twinworks_aps::plant_plan::{PlantPlanError, Split, plan_plant};
 use twinworks_aps::prelude::*;
 use twinworks_engine::parse_duration;
 
@@ -102,7 +102,7 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
         return input_error("give an instance file or --bench DIR (see twin schedule --help)");
     };
     if file.extension().is_some_and(|e| e == "toml") {
-        return plan_plant(file, &args, &opts);
+        return schedule_plant(file, &args, &opts);
     }
     let problem = match load_instance(file) {
         Ok(p) => p,
@@ -213,7 +213,7 @@ fn finish(problem: &Problem, schedule: &Schedule, summary: &str, out: Option<&Pa
 }
 
 /// Schedules the orders of a plant file and writes the schedule as JSON, CSV and a Gantt chart.
-fn plan_plant(file: &std::path::Path, args: &ScheduleArgs, opts: &SolveOptions) -> ExitCode {
+fn schedule_plant(file: &std::path::Path, args: &ScheduleArgs, opts: &SolveOptions) -> ExitCode {
     let mut plant = match twinworks_twins::plant_file::load_plant(file) {
         Ok(p) => p,
         Err(e) => {
@@ -236,29 +236,11 @@ fn plan_plant(file: &std::path::Path, args: &ScheduleArgs, opts: &SolveOptions) 
         "unit" => Split::Unit,
         other => return input_error(format!("--split: '{other}' is not lot or unit")),
     };
-    let pp = match plant_problem(&plant, split) {
-        Ok(p) => p,
-        Err(e) => return input_error(format!("{}: {e}", file.display())),
-    };
-    let r = match solve(&pp.problem, opts) {
-        Ok(r) => r,
+    let doc = match plan_plant(&plant, split, opts) {
+        Ok(d) => d,
+        Err(PlantPlanError::Plan(e)) => return input_error(format!("{}: {e}", file.display())),
         Err(e) => return run_error(e),
     };
-    if let Err(v) = check(&pp.problem, &r.schedule) {
-        return run_error(format!(
-            "the solver returned an infeasible schedule ({} violations, first: {})",
-            v.len(),
-            v[0]
-        ));
-    }
-    let doc = PlantSchedule::new(
-        &pp,
-        &plant,
-        &r.schedule,
-        r.objective.to_string(),
-        r.value,
-        r.lower_bound,
-    );
     // Order-level summary: completion of each job against its due date.
     let mut late = 0;
     let mut tardiness = 0;

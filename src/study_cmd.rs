@@ -1,13 +1,13 @@
 //! `twin study`: run a what-if study and print (and optionally write) its comparison.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use twinworks_scenarios::study_file::Replications;
+use twinworks_scenarios::study_file::{Replications, Study};
 use twinworks_scenarios::{StudyReport, compare, load_study, run_study};
 
 use crate::{EXIT_INPUT, EXIT_RUN};
@@ -41,18 +41,32 @@ pub fn run(args: StudyArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT);
         }
     };
-    if let Some(n) = args.replications {
+    if let Err(code) = apply_overrides(&mut study, args.replications, args.seed) {
+        return code;
+    }
+    report_study(&study, args.threads, args.out.as_deref(), args.json)
+}
+
+/// The command line's `--replications` and `--seed` over the study's own.
+pub fn apply_overrides(study: &mut Study, replications: Option<u32>, seed: Option<u64>) -> Result<(), ExitCode> {
+    if let Some(n) = replications {
         if n < 2 {
             eprintln!("error: --replications must be >= 2 for confidence intervals");
-            return ExitCode::from(EXIT_INPUT);
+            return Err(ExitCode::from(EXIT_INPUT));
         }
         study.replications = Replications::Fixed(n);
     }
-    if let Some(s) = args.seed {
+    if let Some(s) = seed {
         study.seed = s;
     }
+    Ok(())
+}
+
+/// Runs `study` on `threads` workers and prints its comparison (a table, or JSON), writing the
+/// report files into `out` if given. Shared by `twin study` and `twin dispatch`.
+pub fn report_study(study: &Study, threads: Option<usize>, out: Option<&Path>, json: bool) -> ExitCode {
     let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
+        .num_threads(threads.unwrap_or(0))
         .build()
     {
         Ok(p) => p,
@@ -69,7 +83,7 @@ pub fn run(args: StudyArgs) -> ExitCode {
     let started = Instant::now();
     let done = AtomicUsize::new(0);
     let result = pool.install(|| {
-        run_study(&study, &|n| {
+        run_study(study, &|n| {
             done.fetch_add(n, Ordering::Relaxed);
             if started.elapsed() > Duration::from_secs(1)
                 && bar.is_hidden()
@@ -89,8 +103,8 @@ pub fn run(args: StudyArgs) -> ExitCode {
         }
     };
     let names: Vec<String> = study.variants.iter().map(|v| v.name.clone()).collect();
-    let report = StudyReport::new(&study, &runs, compare(&names, &runs), selection);
-    if args.json {
+    let report = StudyReport::new(study, &runs, compare(&names, &runs), selection);
+    if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
             Err(e) => {
@@ -108,7 +122,7 @@ pub fn run(args: StudyArgs) -> ExitCode {
         );
         print!("{}", report.table(false));
     }
-    if let Some(dir) = &args.out {
+    if let Some(dir) = out {
         match report.write(dir) {
             Ok(files) => eprintln!("wrote {} files to {}", files.len(), dir.display()),
             Err(e) => {

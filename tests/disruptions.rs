@@ -32,6 +32,7 @@ fn run(text: &str, hours: f64) -> twinworks_twins::kpi::RunReport {
         threads: Some(1),
         trace: None,
         trace_states: false,
+        policy: None,
     };
     run_replications(&plant, &opts, &|_, _| {}).unwrap().remove(0)
 }

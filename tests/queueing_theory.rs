@@ -33,6 +33,7 @@ fn run(plant: &PlantModel, seed: u64, reps: u32, horizon_s: f64, warmup_s: f64) 
         threads: None,
         trace: None,
         trace_states: false,
+        policy: None,
     };
     run_replications(plant, &opts, &|_, _| {}).expect("run succeeds")
 }

@@ -116,15 +116,20 @@ pub const MAX_RANKING_REPLICATIONS: u32 = 2_000;
 /// as the ranking procedure needs). `progress(n)` counts finished runs.
 pub fn run_study(study: &Study, progress: &(dyn Fn(usize) + Sync)) -> Result<(StudyRuns, Option<Selection>), RunError> {
     // A variant that only changes values commands set runs as commands on twins of the base
-    // plant (no re-parse, no compile per variant); any other gets its own compiled plant.
+    // plant (no re-parse, no compile per variant); any other gets its own compiled plant, and
+    // one with a policy of its own (plan execution) gets it installed there.
     let base = &study.variants[0].plant;
     let base_cfg = Arc::new(Compiled::new(base.clone()));
     let cfgs: Vec<(Arc<Compiled>, Vec<Command>)> = study
         .variants
         .iter()
-        .map(|v| match commands_between(base, &v.plant) {
-            Some(commands) => (base_cfg.clone(), commands),
-            None => (Arc::new(Compiled::new(v.plant.clone())), Vec::new()),
+        .map(|v| match (&v.policy, commands_between(base, &v.plant)) {
+            (Some(p), _) => (
+                Arc::new(Compiled::new(v.plant.clone()).with_policy(p.0.clone())),
+                Vec::new(),
+            ),
+            (None, Some(commands)) => (base_cfg.clone(), commands),
+            (None, None) => (Arc::new(Compiled::new(v.plant.clone())), Vec::new()),
         })
         .collect();
     let mut reports = match &study.replications {

@@ -10,6 +10,7 @@
 //!   numbers, to a fixed count, a target precision, or as many as ranking and selection needs;
 //! - [`compare::compare`] gives per KPI and variant the mean with a 95% CI, the paired difference
 //!   to the baseline with its CI, and the variance reduction the pairing achieved;
+//! - [`dispatch`] compares dispatching policies on one plant as a study (`twin dispatch`);
 //! - [`report`] writes the comparison as a table, Markdown, CSV, JSON and SVG charts.
 //!
 //! Results are identical for any number of threads.
@@ -19,6 +20,7 @@
 //! `twinworks-twins` replication runner and never reaches into a running world.
 
 pub mod compare;
+pub mod dispatch;
 pub mod report;
 pub mod study_file;
 pub mod variant;

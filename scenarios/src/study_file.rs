@@ -9,6 +9,7 @@ use toml::{Spanned, Table, Value};
 use twinworks_twins::diagnostic::{LoadError, Reporter, read_text};
 use twinworks_twins::kpi::flatten_report;
 use twinworks_twins::prelude::*;
+use twinworks_twins::sim::PolicyMaker;
 
 use crate::variant::{add_elements, flatten_set, remove_path, set_path, split_path};
 
@@ -93,6 +94,8 @@ pub struct Variant {
     pub name: String,
     /// The plant with the variant applied.
     pub plant: PlantModel,
+    /// The dispatching policy its twins run, if not the plant's own rules (plan execution).
+    pub policy: Option<PolicyMaker>,
 }
 
 /// A loaded, validated study.
@@ -185,6 +188,7 @@ pub fn parse_study(text: &str, path: &Path) -> Result<Study, LoadError> {
     let mut variants = vec![Variant {
         name: "baseline".into(),
         plant: base.clone(),
+        policy: None,
     }];
     for v in &raw.variant {
         let name = v.name.get_ref().clone();
@@ -239,7 +243,11 @@ pub fn parse_study(text: &str, path: &Path) -> Result<Study, LoadError> {
             continue;
         }
         match realize(&doc, &plant_file) {
-            Ok(plant) => variants.push(Variant { name, plant }),
+            Ok(plant) => variants.push(Variant {
+                name,
+                plant,
+                policy: None,
+            }),
             Err(msgs) => {
                 for (m, help) in msgs {
                     r.error_help(

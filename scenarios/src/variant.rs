@@ -42,10 +42,11 @@ pub fn split_path(path: &str) -> Vec<String> {
 }
 
 /// Flattens a variant's `set` table into (path, value) pairs: nested tables (from dotted keys)
-/// are walked, a table with a `dist` key is one value, and a quoted key may hold a whole path.
+/// are walked, a table with a `dist` key (a distribution) or a `rule` key (a dispatching rule)
+/// is one value, and a quoted key may hold a whole path.
 pub fn flatten_set(prefix: &[String], v: &Value, out: &mut Vec<(Vec<String>, Value)>) {
     match v {
-        Value::Table(t) if !t.contains_key("dist") => {
+        Value::Table(t) if !t.contains_key("dist") && !t.contains_key("rule") => {
             for (k, x) in t {
                 let mut p = prefix.to_vec();
                 p.extend(split_path(k));

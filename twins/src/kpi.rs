@@ -157,6 +157,9 @@ pub struct RunReport {
     pub orders: Option<OrderKpis>,
     /// Throughput and WIP over the observed span, at most ~100 points (time-horizon runs).
     pub series: Vec<SeriesPoint>,
+    /// Figures of the dispatching policy's own (plan adherence), if it keeps any.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub policy: std::collections::BTreeMap<String, f64>,
 }
 
 /// One point of a run's time series.
@@ -179,6 +182,10 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
     let now = twin.now().secs();
     let events = twin.kernel().events_run();
     let cfg = twin.model.cfg.clone();
+    let policy = match &twin.model.policy {
+        crate::sim::dispatch::Policy::External(p) => p.kpis().into_iter().collect(),
+        crate::sim::dispatch::Policy::Fifo => Default::default(),
+    };
     let plant_model = &cfg.plant;
     let world = &mut twin.world;
     let since = world.resource::<PlantHot>().stats_since;
@@ -301,6 +308,7 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
         buffers: buffers.into_iter().flatten().collect(),
         orders,
         series: Vec::new(),
+        policy,
     }
 }
 
@@ -309,7 +317,7 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
 pub fn flatten_report(r: &RunReport) -> Vec<(String, f64)> {
     let mut flat = Vec::new();
     let v = serde_json::to_value(r).expect("reports serialize");
-    for key in ["plant", "stations", "buffers", "orders"] {
+    for key in ["plant", "stations", "buffers", "orders", "policy"] {
         flatten(&v[key], key.to_string(), &mut flat);
     }
     flat

@@ -32,6 +32,7 @@ pub mod limits;
 pub mod orders_csv;
 pub mod plant;
 pub mod plant_file;
+pub mod rules;
 pub mod runner;
 pub mod sim;
 pub mod snapshot;

@@ -7,6 +7,7 @@
 use twinworks_engine::{Distribution, SimTime};
 
 use crate::clock::{CalendarStart, ShiftCalendar};
+use crate::rules::Rule;
 
 /// Index of a station in [`PlantModel::stations`].
 pub type StationId = usize;
@@ -223,6 +224,8 @@ pub struct Station {
     pub shift: Option<usize>,
     /// Layout position for the viewer.
     pub position: Option<(f64, f64)>,
+    /// The dispatching rule its servers choose their next part by (FIFO by default).
+    pub dispatch: Rule,
 }
 
 /// A buffer (a queue with a capacity).

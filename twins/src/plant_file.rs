@@ -19,6 +19,7 @@ use crate::dist_spec::{Quantity, parse_distribution};
 use crate::limits::*;
 use crate::orders_csv::read_orders_csv;
 use crate::plant::*;
+use crate::rules::{RULES, Rule, RuleValueError, rule_from_value};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +86,7 @@ struct RawStation {
     failures: Option<RawFailures>,
     energy_kw: Option<RawEnergy>,
     shift: Option<Spanned<String>>,
+    dispatch: Option<Spanned<Value>>,
     x: Option<f64>,
     y: Option<f64>,
 }
@@ -623,6 +625,32 @@ impl Validator {
             energy_kw: energy_kw.unwrap_or_default(),
             shift,
             position: self.position(s.x, s.y, &s.name, "station"),
+            dispatch: s
+                .dispatch
+                .as_ref()
+                .and_then(|d| self.rule(d, &ctx))
+                .unwrap_or(Rule::Fifo),
+        }
+    }
+
+    /// A dispatching rule: `"edd"` or `{ rule = "atcs", k1 = 2, k2 = 0.5 }`.
+    fn rule(&mut self, d: &Spanned<Value>, ctx: &str) -> Option<Rule> {
+        match rule_from_value(d.get_ref()) {
+            Ok(r) => Some(r),
+            Err(RuleValueError::Unknown(name)) => {
+                self.r.unknown(
+                    d.span(),
+                    "dispatching rule",
+                    &name,
+                    &format!("in dispatch of {ctx}"),
+                    RULES.iter().map(|(n, _)| *n),
+                );
+                None
+            }
+            Err(e) => {
+                self.r.error(d.span(), format!("{ctx}: dispatch: {e}"));
+                None
+            }
         }
     }
 

@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     /// Also write every accounting-state interval to the trace.
     pub trace_states: bool,
+    /// The dispatching policy of every replication, if not the plant's rules (plan execution).
+    pub policy: Option<crate::sim::PolicyMaker>,
 }
 
 impl RunOptions {
@@ -38,6 +40,7 @@ impl RunOptions {
             threads: None,
             trace: None,
             trace_states: false,
+            policy: None,
         }
     }
 }
@@ -432,7 +435,10 @@ pub fn run_replications(
     opts: &RunOptions,
     progress: &(dyn Fn(u32, f64) + Sync),
 ) -> Result<Vec<RunReport>, RunError> {
-    let cfg = Arc::new(Compiled::new(plant.clone()));
+    let cfg = match &opts.policy {
+        Some(p) => Arc::new(Compiled::new(plant.clone()).with_policy(p.0.clone())),
+        None => Arc::new(Compiled::new(plant.clone())),
+    };
     let trace: Option<Box<dyn TraceSink>> = match &opts.trace {
         Some(path) => Some(Box::new(
             TraceWriter::create(path, cfg.clone())

@@ -485,6 +485,8 @@ pub struct Compiled {
     /// plant file. A twin starts with these and may change its own copy
     /// ([`Command::SetProcessTime`]).
     pub times: StepTimes,
+    /// Makes each new twin's dispatching policy, if not the plant's own rules.
+    pub policy: Option<PolicyMaker>,
 }
 
 /// Per step, per alternative: (station, process time, its mean [s]).
@@ -578,7 +580,25 @@ impl Compiled {
             steps,
             step_base,
             flags,
+            policy: None,
         }
+    }
+
+    /// This plant with every new twin's dispatching policy made by `make` instead of the
+    /// plant's rules (plan execution: `twinworks-dispatch`).
+    pub fn with_policy(mut self, make: dispatch::PolicyFactory) -> Compiled {
+        self.policy = Some(PolicyMaker(make));
+        self
+    }
+}
+
+/// A [`dispatch::PolicyFactory`] in a [`Compiled`] plant.
+#[derive(Clone)]
+pub struct PolicyMaker(pub dispatch::PolicyFactory);
+
+impl std::fmt::Debug for PolicyMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PolicyMaker(..)")
     }
 }
 
@@ -824,7 +844,10 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         series: Vec::new(),
         commands: Vec::new(),
         wake: None,
-        policy: dispatch::Policy::Fifo,
+        policy: match &cfg.policy {
+            Some(make) => dispatch::Policy::External((make.0)()),
+            None => plant_policy(plant),
+        },
         times: cfg.times.clone(),
     };
     let mut twin = Simulation::new(world, model);
@@ -834,6 +857,18 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         k.schedule_at(o.release, Event::Release(i as u32));
     }
     twin
+}
+
+/// The dispatching policy the plant file asks for: FIFO (the hot path's own) unless some
+/// station names another rule.
+pub fn plant_policy(plant: &PlantModel) -> dispatch::Policy {
+    if plant.stations.iter().all(|s| s.dispatch == crate::rules::Rule::Fifo) {
+        dispatch::Policy::Fifo
+    } else {
+        dispatch::Policy::External(Box::new(dispatch::RulePolicy {
+            rules: plant.stations.iter().map(|s| s.dispatch).collect(),
+        }))
+    }
 }
 
 /// A server added to station `m` at time `now` (a capacity command, or a restore into a

@@ -955,13 +955,17 @@ fn redraw_phase(
     remaining: f64,
 ) -> f64 {
     let srv = &st.servers[k];
-    let Some(part) = srv.part else { return remaining };
     match srv.phase {
         Phase::Setup => {
-            let fam = cfg.family[part.product as usize] as usize;
+            // Without a part: a setup ahead (plan execution), the server already marked with
+            // the family it sets up for.
+            let fam = srv
+                .part
+                .map_or(srv.last_family, |p| Some(cfg.family[p.product as usize]));
+            let Some(fam) = fam else { return remaining };
             let Some(d) = cfg.plant.stations[s]
                 .setups
-                .between(srv.setup_from.map(usize::from), fam)
+                .between(srv.setup_from.map(usize::from), fam as usize)
             else {
                 return remaining;
             };
@@ -971,6 +975,7 @@ fn redraw_phase(
             r
         }
         Phase::Busy => {
+            let Some(part) = srv.part else { return remaining };
             let Some(d) = times[part.gstep as usize]
                 .iter()
                 .find(|t| t.0 as usize == s)

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use twinworks_engine::{SimTime, replication_seed};
 use twinworks_twins::prelude::*;
-use twinworks_twins::sim::dispatch::{DispatchPolicy, Lifo, Policy, Reserve};
+use twinworks_twins::sim::dispatch::{DispatchPolicy, Held, Lifo, Policy, Reserve};
 use twinworks_twins::sim::{Part, PlantSim, StationHot};
 
 fn compiled(text: &str) -> Arc<Compiled> {
@@ -91,7 +91,7 @@ struct Logged {
 }
 
 impl DispatchPolicy for Logged {
-    fn reservation(&mut self, s: usize, k: usize) -> Option<u64> {
+    fn reservation(&mut self, s: usize, k: usize) -> Option<Held> {
         self.inner.reservation(s, k)
     }
     fn started(&mut self, s: usize, k: usize, part: &Part) {
@@ -100,9 +100,9 @@ impl DispatchPolicy for Logged {
         }
         self.inner.started(s, k, part)
     }
-    fn deadlock(&mut self, s: usize, k: usize, id: u64) {
+    fn deadlock(&mut self, s: usize, k: usize, held: Held) {
         self.log.lock().expect("log").push(u64::MAX);
-        self.inner.deadlock(s, k, id)
+        self.inner.deadlock(s, k, held)
     }
 }
 
@@ -210,7 +210,7 @@ struct HoldAfterFirst {
 }
 
 impl DispatchPolicy for HoldAfterFirst {
-    fn reservation(&mut self, s: usize, k: usize) -> Option<u64> {
+    fn reservation(&mut self, s: usize, k: usize) -> Option<Held> {
         if self.armed { self.inner.reservation(s, k) } else { None }
     }
     fn started(&mut self, s: usize, k: usize, part: &Part) {
@@ -219,7 +219,7 @@ impl DispatchPolicy for HoldAfterFirst {
         }
         self.inner.started(s, k, part)
     }
-    fn deadlock(&mut self, s: usize, k: usize, id: u64) {
-        self.inner.deadlock(s, k, id)
+    fn deadlock(&mut self, s: usize, k: usize, held: Held) {
+        self.inner.deadlock(s, k, held)
     }
 }

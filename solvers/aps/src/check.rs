@@ -81,6 +81,13 @@ pub enum Violation {
     WrongDuration { op: OpRef, expected: Time, got: Time },
     /// The job's first operation starts before the release date.
     BeforeRelease { op: OpRef, start: Time, release: Time },
+    /// An operation starts before its machine is ready (`Problem::machine_ready`).
+    BeforeReady {
+        op: OpRef,
+        machine: usize,
+        start: Time,
+        ready: Time,
+    },
     /// An operation starts before its job predecessor ends.
     Precedence { op: OpRef, start: Time, pred_end: Time },
     /// Two operations on a machine are closer than their setup allows.
@@ -109,6 +116,17 @@ impl fmt::Display for Violation {
             }
             Violation::BeforeRelease { op, start, release } => {
                 write!(f, "{op}: starts at {start} before release {release}")
+            }
+            Violation::BeforeReady {
+                op,
+                machine,
+                start,
+                ready,
+            } => {
+                write!(
+                    f,
+                    "{op}: starts at {start} on machine {machine}, which is ready at {ready}"
+                )
             }
             Violation::Precedence { op, start, pred_end } => {
                 write!(f, "{op}: starts at {start} before its predecessor ends at {pred_end}")
@@ -172,6 +190,14 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<(), Vec<Violation
                     op: r,
                     start: so.start,
                     release: job.release,
+                });
+            }
+            if so.start < problem.ready(so.machine) {
+                v.push(Violation::BeforeReady {
+                    op: r,
+                    machine: so.machine,
+                    start: so.start,
+                    ready: problem.ready(so.machine),
                 });
             }
             if let Some(pe) = pred_end

@@ -13,8 +13,10 @@ use crate::problem::Time;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+use twinworks_twins::rules;
 
-/// A dispatching rule: which conflicting operation goes first.
+/// A dispatching rule: which conflicting operation goes first. SPT, LPT, MWKR, LWKR and EDD
+/// are keyed by the twin's own definitions (`twinworks_twins::rules::Rule::key`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -114,7 +116,7 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
             }
         })
         .collect();
-    let mut mach_ready = vec![0 as Time; inst.machines];
+    let mut mach_ready = inst.ready.clone();
     let mut mach_last = vec![crate::graph::NONE; inst.machines];
     let mut mach = vec![0u32; n];
     let mut seq: Vec<Vec<u32>> = vec![Vec::new(); inst.machines];
@@ -159,13 +161,23 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
             if s >= c_star && !(p == 0 && s == c_star) {
                 continue;
             }
+            // The rules the twin also has take its one definition (`twins::rules`).
+            let shared = |r: rules::Rule| {
+                let facts = rules::Facts {
+                    op_time_s: p as f64,
+                    remaining_work_s: work_from[op as usize] as f64,
+                    due_s: inst.due[j].map(|d| d as f64),
+                    ..rules::Facts::default()
+                };
+                r.key(&facts, &rules::Context::default())
+            };
             let key = match rule {
-                Rule::Spt => p as f64,
-                Rule::Lpt => -(p as f64),
-                Rule::Mwkr => -(work_from[op as usize] as f64),
-                Rule::Lwkr => work_from[op as usize] as f64,
+                Rule::Spt => shared(rules::Rule::Spt),
+                Rule::Lpt => shared(rules::Rule::Lpt),
+                Rule::Mwkr => shared(rules::Rule::Mwkr),
+                Rule::Lwkr => shared(rules::Rule::Lwkr),
                 Rule::Mopnr => -(ops_left[j] as f64),
-                Rule::Edd => inst.due[j].map_or(f64::MAX / 4.0, |d| d as f64),
+                Rule::Edd => shared(rules::Rule::Edd),
                 Rule::Fifo => s as f64,
                 Rule::Random => rng.unit(),
             };

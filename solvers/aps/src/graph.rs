@@ -32,6 +32,8 @@ pub(crate) struct Instance {
     pub jp: Vec<u32>,
     pub js: Vec<u32>,
     pub release: Vec<Time>,
+    /// Per machine: the earliest start of any operation on it.
+    pub ready: Vec<Time>,
     /// Tail start of each operation: an end offset for last operations, `NEG_INF` otherwise.
     pub end_offset: Vec<Time>,
     /// Alternatives of op `i` are `alts[alt_start[i]..alt_start[i + 1]]` as (machine, duration).
@@ -58,6 +60,7 @@ impl Instance {
             jp: Vec::with_capacity(n),
             js: Vec::with_capacity(n),
             release: Vec::with_capacity(n),
+            ready: (0..problem.machines).map(|m| problem.ready(m)).collect(),
             end_offset: Vec::with_capacity(n),
             alt_start: Vec::with_capacity(n + 1),
             alts: Vec::new(),
@@ -271,6 +274,8 @@ impl Graph {
             if mp != NONE {
                 let s = inst.setup(self.mach[i], mp, i as u32);
                 h = h.max(self.head[mp as usize] + self.dur[mp as usize] + s);
+            } else {
+                h = h.max(inst.ready[self.mach[i] as usize]);
             }
             self.head[i] = h;
         }
@@ -619,6 +624,7 @@ mod tests {
             machines,
             jobs,
             setups: Some(setups),
+            machine_ready: Vec::new(),
         }
     }
 

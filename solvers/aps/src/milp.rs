@@ -126,10 +126,12 @@ pub fn solve_milp(problem: &Problem, opts: &MilpOptions) -> Result<MilpOutcome, 
     let mut tail = vec![0 as Time; n];
     for i in 0..n {
         let jp = inst.jp[i];
+        // A classical shop: each operation's one machine is known, so its ready time bounds it.
+        let ready = inst.ready[m_of[i] as usize];
         head[i] = if jp == crate::graph::NONE {
-            inst.release[i]
+            inst.release[i].max(ready)
         } else {
-            inst.release[i].max(head[jp as usize] + p[jp as usize])
+            inst.release[i].max(head[jp as usize] + p[jp as usize]).max(ready)
         };
     }
     for i in (0..n).rev() {

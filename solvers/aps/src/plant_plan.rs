@@ -9,7 +9,10 @@
 //! - an operation is a routing step; its alternatives are all servers of the step's stations,
 //!   with the mean of the step's process-time distribution at that station;
 //! - setups: the mean of the station's setup distribution from one product family to another
-//!   (none within a family, none before a machine's first operation);
+//!   (none within a family); a station's initial setup (`setup.initial`, before a server's
+//!   first part) makes its servers ready only at its mean (`Problem::machine_ready`), and the
+//!   schedule lists it as a setup from no family at time 0 — the twin, executing the plan,
+//!   sets up ahead from time 0 as well;
 //! - release = order release, due = order due date, weight = order priority;
 //! - time unit: whole seconds from the plant's time 0 (its calendar start, if it has one).
 //!
@@ -209,16 +212,36 @@ pub fn plant_problem(plant: &PlantModel, split: Split) -> Result<PlantProblem, P
             * jobs.iter().map(|j| j.operations.len()).sum::<usize>() as f64
     });
     let release = jobs.iter().map(|j| j.release).max().unwrap_or(0) as f64;
-    let total = work + setup + release;
+    let initial = plant
+        .stations
+        .iter()
+        .filter_map(|s| s.setups.initial.as_ref().map(|d| d.mean()))
+        .fold(0.0, f64::max);
+    let total = work + setup + release + initial;
     if total.is_nan() || total > MAX_PLAN_SPAN {
         return Err(PlanError::TooLong { total });
     }
+    // A station's initial setup: its servers are ready only after it.
+    let ready: Vec<Time> = plant
+        .stations
+        .iter()
+        .flat_map(|st| {
+            let r = st.setups.initial.as_ref().map_or(0, |d| secs(d.mean()));
+            (0..st.capacity).map(move |_| r)
+        })
+        .collect();
+    let machine_ready = if ready.iter().any(|&r| r > 0) {
+        ready
+    } else {
+        Vec::new()
+    };
     Ok(PlantProblem {
         problem: Problem {
             name: plant.name.clone(),
             machines: machines.len(),
             jobs,
             setups,
+            machine_ready,
         },
         machines,
         jobs: refs,
@@ -263,8 +286,8 @@ pub struct PlannedSetup {
     pub start: Time,
     /// End [s].
     pub end: Time,
-    /// Family set up from.
-    pub from_family: String,
+    /// Family set up from (`null` for a server's initial setup).
+    pub from_family: Option<String>,
     /// Family set up for.
     pub to_family: String,
 }
@@ -335,10 +358,28 @@ impl PlantSchedule {
                 server: pp.machines[s.machine].server,
                 start: s.start,
                 end: s.end,
-                from_family: family(&s.from),
+                from_family: Some(family(&s.from)),
                 to_family: family(&s.to),
             })
             .collect();
+        // Initial setups: from time 0 to the machine's ready time, for the first operation.
+        for (m, &ready) in pp.problem.machine_ready.iter().enumerate() {
+            let first = operations.iter().filter(|o| o.machine == m).min_by_key(|o| o.start);
+            if let Some(first) = first
+                && ready > 0
+            {
+                let fam = pp.problem.jobs[first.job].operations[first.step].family;
+                setups.push(PlannedSetup {
+                    machine: m,
+                    station: pp.machines[m].station.clone(),
+                    server: pp.machines[m].server,
+                    start: 0,
+                    end: ready,
+                    from_family: None,
+                    to_family: pp.families[fam].clone(),
+                });
+            }
+        }
         setups.sort_by_key(|s| (s.start, s.machine));
         PlantSchedule {
             format: FORMAT.to_string(),
@@ -359,7 +400,9 @@ impl PlantSchedule {
 
 /// Reads a schedule JSON (`schedule.schema.json`) for `plant`: the JSON itself, its format
 /// and plant, and every name and number in it against the plant: stations, servers, machines,
-/// jobs, orders, products and routing steps exist, and every interval is `0 <= start <= end`.
+/// jobs, orders, products and routing steps exist, and every interval is `0 <= start <= end`;
+/// and that it covers the plant's orders: every unit (unit split) or order (lot split) once,
+/// each of its steps planned once.
 /// Problems are located in the text (`path:line:column`, the JSON key), with the nearest
 /// valid name where one is wrong.
 pub fn read_plant_schedule(
@@ -509,16 +552,131 @@ pub fn read_plant_schedule(
             }
         }
     }
+    // Coverage: every unit (unit split) or order (lot split) planned once, each step once.
+    let mut seen = std::collections::HashSet::new();
+    for (j, job) in s.jobs.iter().enumerate() {
+        let at = format!("jobs[{j}]");
+        let Some(order) = plant.orders.iter().find(|o| o.id == job.order) else {
+            continue;
+        };
+        let ok = match s.split {
+            Split::Lot => job.unit.is_none() && job.quantity == order.quantity,
+            Split::Unit => job.unit.is_some_and(|u| u < order.quantity) && job.quantity == 1,
+        };
+        if !ok {
+            r.error(
+                span(&format!("{at}.quantity")),
+                format!(
+                    "{at}: a {} plan of order '{}' ({} units) needs {}, got quantity {} unit {:?}",
+                    if s.split == Split::Lot { "lot" } else { "unit" },
+                    order.id,
+                    order.quantity,
+                    if s.split == Split::Lot {
+                        "one job of the whole quantity".to_string()
+                    } else {
+                        format!("one job per unit 0..{}", order.quantity)
+                    },
+                    job.quantity,
+                    job.unit
+                ),
+            );
+        } else if !seen.insert((job.order.clone(), job.unit)) {
+            r.error(
+                span(&format!("{at}.order")),
+                format!("{at}: order '{}' unit {:?} is planned twice", job.order, job.unit),
+            );
+        }
+    }
+    if !r.has_errors() {
+        let mut planned = std::collections::HashSet::new();
+        for (k, op) in s.operations.iter().enumerate() {
+            if !planned.insert((op.job, op.step)) {
+                r.error(
+                    span(&format!("operations[{k}].step")),
+                    format!("operations[{k}]: step {} of job {} is planned twice", op.step, op.job),
+                );
+            }
+        }
+        for o in &plant.orders {
+            let units: Vec<Option<u32>> = match s.split {
+                Split::Lot => vec![None],
+                Split::Unit => (0..o.quantity).map(Some).collect(),
+            };
+            let steps = plant.products[o.product].routing.len();
+            for u in units {
+                let unit = u.map_or(String::new(), |u| format!(" unit {u}"));
+                let Some(j) = s.jobs.iter().position(|job| job.order == o.id && job.unit == u) else {
+                    r.error(span("jobs"), format!("jobs: order '{}'{unit} is not planned", o.id));
+                    continue;
+                };
+                if let Some(step) = (0..steps).find(|&st| !planned.contains(&(j, st))) {
+                    r.error(
+                        span("operations"),
+                        format!(
+                            "operations: step {step} of order '{}'{unit} (job {j}) is not planned",
+                            o.id
+                        ),
+                    );
+                }
+            }
+        }
+    }
     let families = || plant.families.iter().map(String::as_str);
     for (k, su) in s.setups.iter().enumerate() {
         let at = format!("setups[{k}]");
         interval(&mut r, &at, su.start, su.end);
         server_of(&mut r, &at, &su.station, su.server);
-        for (key, family) in [("from_family", &su.from_family), ("to_family", &su.to_family)] {
-            if plant.families.iter().all(|f| f != family) {
+        for (key, family) in [
+            ("from_family", su.from_family.as_ref()),
+            ("to_family", Some(&su.to_family)),
+        ] {
+            if let Some(family) = family
+                && plant.families.iter().all(|f| f != family)
+            {
                 r.unknown(span(&format!("{at}.{key}")), "family", family, "", families());
             }
         }
     }
     r.finish(s)
+}
+
+/// Plans `plant`'s orders: the problem, solved under `opts`, checked feasible by the
+/// independent checker, in plant terms. What `twin schedule PLANT` and `twin dispatch`'s `plan`
+/// policy both run.
+pub fn plan_plant(
+    plant: &PlantModel,
+    split: Split,
+    opts: &crate::solve::SolveOptions,
+) -> Result<PlantSchedule, PlantPlanError> {
+    let pp = plant_problem(plant, split)?;
+    let r = crate::solve::solve(&pp.problem, opts).map_err(|e| PlantPlanError::Solve(e.to_string()))?;
+    if let Err(v) = crate::schedule::check(&pp.problem, &r.schedule) {
+        return Err(PlantPlanError::Infeasible {
+            violations: v.len(),
+            first: v[0].to_string(),
+        });
+    }
+    Ok(PlantSchedule::new(
+        &pp,
+        plant,
+        &r.schedule,
+        r.objective.to_string(),
+        r.value,
+        r.lower_bound,
+    ))
+}
+
+/// Why [`plan_plant`] gave no schedule.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlantPlanError {
+    /// The plant cannot be planned (input).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The solver failed.
+    #[error("{0}")]
+    Solve(String),
+    /// The solver's schedule failed the independent check (a bug).
+    #[error("the solver returned an infeasible schedule ({violations} violations, first: {first})")]
+    Infeasible { violations: usize, first: String },
 }

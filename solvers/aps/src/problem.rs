@@ -138,6 +138,10 @@ pub struct Problem {
     /// Optional sequence-dependent setups.
     #[serde(default)]
     pub setups: Option<SetupMatrix>,
+    /// Per machine, the earliest start of any operation on it [time unit]: the end of a
+    /// plant's initial setup, or of what the machine is busy with now. Empty: all 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine_ready: Vec<Time>,
 }
 
 /// Why a [`Problem`] cannot be scheduled.
@@ -175,6 +179,9 @@ pub enum ProblemError {
     /// A negative weight or release.
     #[error("job {job}: {what} must be >= 0, got {value}")]
     Negative { job: usize, what: &'static str, value: i64 },
+    /// Machine ready times of the wrong length or negative.
+    #[error("machine_ready: {0}")]
+    BadReady(String),
 }
 
 impl Problem {
@@ -192,6 +199,16 @@ impl Problem {
             if let Some(t) = s.times.iter().find(|t| **t < 0) {
                 return Err(ProblemError::BadSetups(format!("setup times must be >= 0, got {t}")));
             }
+        }
+        if !self.machine_ready.is_empty() && self.machine_ready.len() != self.machines {
+            return Err(ProblemError::BadReady(format!(
+                "expected {} entries (one per machine), got {}",
+                self.machines,
+                self.machine_ready.len()
+            )));
+        }
+        if let Some(t) = self.machine_ready.iter().find(|t| **t < 0) {
+            return Err(ProblemError::BadReady(format!("ready times must be >= 0, got {t}")));
         }
         for (j, job) in self.jobs.iter().enumerate() {
             if job.release < 0 {
@@ -263,6 +280,12 @@ impl Problem {
             .iter()
             .flat_map(|j| &j.operations)
             .all(|o| o.alternatives.len() == 1)
+    }
+
+    /// The earliest start of any operation on `machine` (0 without ready times).
+    #[inline]
+    pub fn ready(&self, machine: usize) -> Time {
+        self.machine_ready.get(machine).copied().unwrap_or(0)
     }
 
     /// Setup time on `machine` between an operation of family `from` and one of `to`.

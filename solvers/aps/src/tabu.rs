@@ -300,6 +300,8 @@ impl<'a> Tabu<'a> {
             }
             if prev != NONE {
                 r = r.max(prev_end + inst.setup(m, prev, x));
+            } else {
+                r = r.max(inst.ready[m as usize]);
             }
             self.rr.push(r);
             prev = x;
@@ -394,6 +396,8 @@ impl<'a> Tabu<'a> {
                 let mut r = r_job;
                 if prev != NONE {
                     r = r.max(g.head[prev as usize] + g.dur[prev as usize] + inst.setup(m, prev, u));
+                } else {
+                    r = r.max(inst.ready[m as usize]);
                 }
                 let mut q = q_job;
                 if next != NONE {

@@ -28,6 +28,7 @@ fn truth() -> Problem {
         machines: 2,
         jobs,
         setups: Some(setups),
+        machine_ready: Vec::new(),
     }
 }
 

@@ -43,6 +43,7 @@ fn arb_problem() -> impl Strategy<Value = Problem> {
                 machines,
                 jobs,
                 setups: with_setups.then_some(SetupMatrix { families, times }),
+                machine_ready: Vec::new(),
             })
         },
     )

@@ -6,43 +6,96 @@
 //! is the code it always was, and a boxed policy is called only with two or more candidates.
 //!
 //! Reservations, precisely:
-//! - A server whose policy returns `reservation(station, server) = Some(id)` takes only part
-//!   `id`: it stays idle while other parts wait. This is the one exception to the invariant that
-//!   an idle, available server never coexists with a part in its queue that it could take.
-//! - Parts offered to its input (by `place` or `offer`) start on it only if they are part `id`;
-//!   it is woken when that part arrives in its input queue or backlog.
-//! - If part `id` is blocked waiting for space in that very input buffer, which is full, the
-//!   server would have to drain the buffer to let it in: a deadlock. The twin calls
+//! - A server whose policy returns `reservation(station, server) = Some(held)` takes only the
+//!   parts `held` matches ([`Held`]): one part, one unit of an order at one step, a whole lot
+//!   (all units of an order at one step, gathered before the first starts), or only parts
+//!   without an order. It stays idle while other parts wait. This is the one exception to the
+//!   invariant that an idle, available server never coexists with a part in its queue that it
+//!   could take.
+//! - Parts offered to its input (by `place` or `offer`) start on it only if they match (a lot
+//!   once all its units are there); it is woken when such a part arrives.
+//! - While it waits for a unit or lot of another family than it is set up for, it sets up
+//!   ahead (a changeover before the part arrives, as the APS plans setups).
+//! - If a part it waits for is blocked waiting for space in that very input buffer, which is
+//!   full, the server would have to drain the buffer to let it in: a deadlock. The twin calls
 //!   [`DispatchPolicy::deadlock`], counts a deviation for the station
 //!   (`dispatch_deviations` in its KPIs) and lets the server choose among the waiting parts as if
-//!   it were not reserved.
+//!   it were not reserved (by [`DispatchPolicy::pick_part`]).
 
 use super::Part;
+use crate::rules::{Facts, Rule};
 
 /// What a policy sees of one candidate part at a decision.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Candidate {
     /// The part itself (id, product, order, unit, step, times).
     pub part: Part,
-    /// Its order's due date [s], if it has an order with one.
-    pub due_s: Option<f64>,
-    /// Its order's weight (priority; 1 without an order).
-    pub weight: f64,
     /// How long it has waited in its current queue [s].
     pub waited_s: f64,
-    /// Operations left, this one included.
-    pub remaining_ops: u32,
-    /// Expected work left [s], this operation included (means, first alternative per step).
-    pub remaining_work_s: f64,
-    /// Expected time of this operation at the deciding station (mean, scaled by its speed) [s].
-    pub op_time_s: f64,
     /// Its setup family.
     pub family: u16,
-    /// Whether the deciding server was last set up for this family (no setup needed).
-    pub same_family: bool,
     /// Parts in the input queue of its next step (the shortest among alternatives; 0 after
     /// the last step).
     pub next_queue: usize,
+    /// What the dispatching rules know of it: expected times (means scaled by the deciding
+    /// station's speed), work left, due dates, weight ([`Facts`]).
+    pub facts: Facts,
+}
+
+/// What a reserved server waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// This part (by id).
+    Part(u64),
+    /// Unit `unit` of order `order` at step `gstep` (an index into `Compiled::steps`).
+    Unit {
+        /// Order index.
+        order: u32,
+        /// Unit of the order.
+        unit: u32,
+        /// Global step index.
+        gstep: u32,
+    },
+    /// Any unit of order `order` at step `gstep`, once `gather` of them are in the input
+    /// queue (a transfer batch: the lot starts when it is complete, then runs unit after unit).
+    Lot {
+        /// Order index.
+        order: u32,
+        /// Global step index.
+        gstep: u32,
+        /// Units that must be there before the first starts (1 once the lot has started).
+        gather: u32,
+    },
+    /// Only parts without an order (a server whose plan is done takes no planned part).
+    NoOrder,
+}
+
+impl Held {
+    /// Whether `part` is one the server waits for.
+    pub fn matches(&self, part: &Part) -> bool {
+        match *self {
+            Held::Part(id) => part.id == id,
+            Held::Unit { order, unit, gstep } => part.order == order && part.unit == unit && part.gstep == gstep,
+            Held::Lot { order, gstep, .. } => part.order == order && part.gstep == gstep,
+            Held::NoOrder => part.order == super::NO_ORDER,
+        }
+    }
+
+    /// The order whose parts it waits for (its family is known ahead), if any.
+    pub fn order(&self) -> Option<u32> {
+        match *self {
+            Held::Unit { order, .. } | Held::Lot { order, .. } => Some(order),
+            Held::Part(_) | Held::NoOrder => None,
+        }
+    }
+
+    /// Parts that must be waiting before the first starts.
+    pub fn gather(&self) -> u32 {
+        match *self {
+            Held::Lot { gather, .. } => gather.max(1),
+            _ => 1,
+        }
+    }
 }
 
 /// What is being decided.
@@ -63,6 +116,9 @@ pub struct Decision {
     pub kind: DecisionKind,
     /// The deciding server (station, server) for [`DecisionKind::NextPart`].
     pub server: Option<(usize, usize)>,
+    /// The deciding station: the server's, or the first station that takes parts from
+    /// `buffer` for [`DecisionKind::WakeWaiter`].
+    pub station: usize,
     /// The buffer the candidates wait in (or for).
     pub buffer: usize,
 }
@@ -76,30 +132,58 @@ pub trait DispatchPolicy: Send {
     }
 
     /// Which of the idle `servers` (two or more (station, server) pairs, in plant order) takes
-    /// `part`: an index into them.
-    fn pick_server(&mut self, now: f64, part: &Candidate, servers: &[(usize, usize)]) -> usize {
-        let _ = (now, part, servers);
+    /// a part: an index into them. `options[i]` is the part as seen from `servers[i]` (its
+    /// expected time and setup there).
+    fn pick_server(&mut self, now: f64, options: &[Candidate], servers: &[(usize, usize)]) -> usize {
+        let _ = (now, options, servers);
         0
     }
 
-    /// The part id server (station, server) is held for, if any (see the module docs).
-    fn reservation(&mut self, station: usize, server: usize) -> Option<u64> {
+    /// What server (station, server) is held for, if anything (see the module docs).
+    fn reservation(&mut self, station: usize, server: usize) -> Option<Held> {
         let _ = (station, server);
         None
     }
 
-    /// Server (station, server) started `part` (a reservation is fulfilled when it is its part).
+    /// Which of the stations `alternatives` (two or more) a part that found no idle server
+    /// queues at: an index into them, or `None` for the twin's own choice (the shortest
+    /// queue with space). A station whose input is full is skipped.
+    fn route(&mut self, now: f64, part: &Part, alternatives: &[u32]) -> Option<usize> {
+        let _ = (now, part, alternatives);
+        None
+    }
+
+    /// Server (station, server) took `part` (its setup, if any, comes first).
     fn started(&mut self, station: usize, server: usize, part: &Part) {
         let _ = (station, server, part);
     }
 
-    /// The reservation of server (station, server) for part `part_id` can never be met (the
-    /// part is blocked behind the full buffer the server would drain). The policy should drop
-    /// or change it; the server then chooses as if unreserved.
-    fn deadlock(&mut self, station: usize, server: usize, part_id: u64) {
-        let _ = (station, server, part_id);
+    /// Server (station, server) began processing `part` (after its setup) at `now`.
+    fn began(&mut self, now: f64, station: usize, server: usize, part: &Part) {
+        let _ = (now, station, server, part);
+    }
+
+    /// `part` left the plant at `now`: through its sink, or scrapped.
+    fn left(&mut self, now: f64, part: &Part, scrapped: bool) {
+        let _ = (now, part, scrapped);
+    }
+
+    /// The reservation `held` of server (station, server) can never be met (a part it waits
+    /// for is blocked behind the full buffer the server would drain). The server then chooses
+    /// as if unreserved, this once.
+    fn deadlock(&mut self, station: usize, server: usize, held: Held) {
+        let _ = (station, server, held);
+    }
+
+    /// Figures of the policy's own for the run's report (`policy.*` KPIs), if it keeps any.
+    fn kpis(&self) -> Vec<(String, f64)> {
+        Vec::new()
     }
 }
+
+/// Makes the policy of each new twin of a plant (plan execution installs one this way, so
+/// that every replication, study variant and fork starts with a fresh policy).
+pub type PolicyFactory = std::sync::Arc<dyn Fn() -> Box<dyn DispatchPolicy> + Send + Sync>;
 
 /// The twin's dispatching policy.
 #[derive(Default)]
@@ -117,6 +201,37 @@ impl std::fmt::Debug for Policy {
             Policy::Fifo => f.write_str("Fifo"),
             Policy::External(_) => f.write_str("External(..)"),
         }
+    }
+}
+
+/// The plant's own rules: each station's servers choose by the station's `dispatch` rule
+/// ([`Rule`]); a part that finds several idle servers takes the one where its expected setup
+/// plus processing time is least (by the rule of the first; plant order under FIFO); a blocked
+/// waiter moves into freed space by the rule of the first station that takes from the buffer.
+/// [`crate::sim::build_twin`] installs it when any station's rule is not FIFO.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RulePolicy {
+    /// Per station: its rule.
+    pub rules: Vec<Rule>,
+}
+
+impl DispatchPolicy for RulePolicy {
+    fn pick_part(&mut self, d: &Decision, candidates: &[Candidate]) -> usize {
+        self.rules[d.station].pick(d.now, candidates, |c| &c.facts)
+    }
+
+    fn pick_server(&mut self, _now: f64, options: &[Candidate], servers: &[(usize, usize)]) -> usize {
+        if self.rules[servers[0].0] == Rule::Fifo {
+            return 0;
+        }
+        let mut best = 0;
+        let cost = |c: &Candidate| c.facts.setup_s + c.facts.op_time_s;
+        for (i, c) in options.iter().enumerate() {
+            if cost(c) < cost(&options[best]) {
+                best = i;
+            }
+        }
+        best
     }
 }
 
@@ -146,9 +261,9 @@ pub struct Reserve {
 }
 
 impl DispatchPolicy for Reserve {
-    fn reservation(&mut self, station: usize, server: usize) -> Option<u64> {
+    fn reservation(&mut self, station: usize, server: usize) -> Option<Held> {
         if (station, server) == (self.station, self.server) {
-            self.part
+            self.part.map(Held::Part)
         } else {
             None
         }
@@ -160,7 +275,7 @@ impl DispatchPolicy for Reserve {
         }
     }
 
-    fn deadlock(&mut self, station: usize, server: usize, _: u64) {
+    fn deadlock(&mut self, station: usize, server: usize, _: Held) {
         if (station, server) == (self.station, self.server) {
             self.part = None;
             self.deadlocks += 1;

@@ -226,6 +226,7 @@ pub fn parse_jssp(text: &str) -> Result<Problem, ParseError> {
         machines,
         jobs,
         setups: None,
+        machine_ready: Vec::new(),
     })
 }
 
@@ -283,6 +284,7 @@ pub fn parse_fjsp(text: &str) -> Result<Problem, ParseError> {
         machines,
         jobs,
         setups: None,
+        machine_ready: Vec::new(),
     })
 }
 

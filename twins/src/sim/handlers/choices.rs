@@ -3,6 +3,7 @@
 //! reservations with their deadlock check. FIFO never comes here.
 
 use super::*;
+use crate::rules::{Facts, operation_due};
 
 impl Ctx<'_, '_> {
     /// What the dispatching policy sees of `part` when station `s` (server `k`) decides.
@@ -11,37 +12,66 @@ impl Ctx<'_, '_> {
         let g = part.gstep as usize;
         let step = &cfg.steps[g];
         let order = (part.order != NO_ORDER).then(|| &cfg.plant.orders[part.order as usize]);
-        let mean = self.times[g]
-            .iter()
-            .find(|t| t.0 as usize == s)
-            .map_or(self.times[g][0].2, |t| t.2);
+        let st = &self.st[s];
+        let op_time_s = self.mean_at(g, s) * st.scale / st.speed;
         let family = cfg.family[part.product as usize];
-        let next_queue = if step.last {
-            0
+        let last_family = k.and_then(|k| st.servers[k].last_family);
+        let setup_s = match k {
+            Some(_) if cfg.flags[s].setups => cfg.plant.stations[s]
+                .setups
+                .between(last_family.map(usize::from), family as usize)
+                .map_or(0.0, |d| d.mean()),
+            _ => 0.0,
+        };
+        let (next_queue, next_queue_work_s) = if step.last {
+            (0, 0.0)
         } else {
             cfg.steps[g + 1]
                 .alts
                 .iter()
-                .map(|&a| self.bu[cfg.input[a as usize] as usize].queue.len())
-                .min()
-                .unwrap_or(0)
+                .map(|&a| {
+                    let q = &self.bu[cfg.input[a as usize] as usize].queue;
+                    let work: f64 = q.iter().map(|p| self.mean_at(p.gstep as usize, a as usize)).sum();
+                    (q.len(), work)
+                })
+                .min_by(|x, y| x.1.total_cmp(&y.1))
+                .unwrap_or((0, 0.0))
         };
+        let (rest_work, rest_ops) = cfg.rest[g];
+        let due_s = order.and_then(|o| o.due).map(|d| d.secs());
+        let op_due_s = order.zip(due_s).map(|(o, due)| {
+            let total = cfg.rest[cfg.step_base[part.product as usize] as usize].0;
+            let through = total - rest_work + cfg.times[g][0].2;
+            operation_due(o.release.secs(), due, through, total)
+        });
         Candidate {
             part: *part,
-            due_s: order.and_then(|o| o.due).map(|d| d.secs()),
-            weight: order.map_or(1.0, |o| o.priority as f64),
             waited_s: self.now - part.entered,
-            remaining_ops: cfg.rest[g].1,
-            remaining_work_s: cfg.rest[g].0,
-            op_time_s: mean / self.st[s].speed,
             family,
-            same_family: k.is_some_and(|k| self.st[s].servers[k].last_family == Some(family)),
             next_queue,
+            facts: Facts {
+                op_time_s,
+                setup_s,
+                remaining_work_s: rest_work,
+                remaining_ops: rest_ops,
+                due_s,
+                op_due_s,
+                weight: order.map_or(1.0, |o| o.priority as f64),
+                next_queue_work_s,
+                same_family: last_family == Some(family),
+            },
         }
     }
 
+    /// The mean process time [s] of step `g` at station `s` (its first alternative's if `s`
+    /// is not one), as the twin has it now.
+    fn mean_at(&self, g: usize, s: usize) -> f64 {
+        let t = &self.times[g];
+        t.iter().find(|t| t.0 as usize == s).map_or(t[0].2, |t| t.2)
+    }
+
     /// The policy's reservation of server (s, k) (none under FIFO).
-    pub(super) fn reservation(&mut self, s: usize, k: usize) -> Option<u64> {
+    pub(super) fn reservation(&mut self, s: usize, k: usize) -> Option<Held> {
         match &mut *self.policy {
             Policy::Fifo => None,
             Policy::External(p) => p.reservation(s, k),
@@ -58,8 +88,15 @@ impl Ctx<'_, '_> {
             }
             for k in 0..self.st[s].servers.len() {
                 let v = &self.st[s].servers[k];
-                if v.phase == Phase::Idle && !v.down && self.reservation(s, k).is_none_or(|id| id == part.id) {
-                    out.push((s, k));
+                if v.phase == Phase::Idle && !v.down {
+                    let takes = match self.reservation(s, k) {
+                        None => true,
+                        // A lot starts once all its units are there: this one and the queued.
+                        Some(h) => h.matches(part) && self.held_waiting(s, h) + 1 >= h.gather(),
+                    };
+                    if takes {
+                        out.push((s, k));
+                    }
                 }
             }
         }
@@ -71,12 +108,15 @@ impl Ctx<'_, '_> {
         let (s, k) = if servers.len() == 1 {
             servers[0]
         } else {
-            let c = self.candidate(&part, servers[0].0, None);
+            let options: Vec<Candidate> = servers
+                .iter()
+                .map(|&(s, k)| self.candidate(&part, s, Some(k)))
+                .collect();
             let now = self.now;
             let Policy::External(p) = &mut *self.policy else {
                 unreachable!("called under a policy")
             };
-            servers[p.pick_server(now, &c, servers).min(servers.len() - 1)]
+            servers[p.pick_server(now, &options, servers).min(servers.len() - 1)]
         };
         part.entered = self.now;
         self.start(s, k, part);
@@ -92,7 +132,7 @@ impl Ctx<'_, '_> {
             self.start_on_chosen(&servers, part);
             return Ok(());
         }
-        self.queue_in_shortest(part)
+        self.queue_routed(part)
     }
 
     /// [`Ctx::offer`] under a policy.
@@ -107,31 +147,68 @@ impl Ctx<'_, '_> {
         self.queue_if_space(b, part)
     }
 
-    /// [`Ctx::pull`] under a policy: a reserved server takes only its part (or detects the
-    /// deadlock); otherwise the policy picks among the eligible queued parts.
+    /// The parts `held` matches that wait in station `s`'s input queue and release backlog.
+    fn held_waiting(&self, s: usize, held: Held) -> u32 {
+        let bu = &self.bu[self.cfg.input[s] as usize];
+        bu.queue
+            .iter()
+            .chain(bu.backlog.iter())
+            .filter(|p| held.matches(p))
+            .count() as u32
+    }
+
+    /// [`Ctx::queue_in_shortest`] under a policy: the station the policy routes the part to
+    /// if its input has space, else the shortest queue with space.
+    pub(super) fn queue_routed(&mut self, part: Part) -> Result<(), Part> {
+        let cfg = self.cfg;
+        let alts = &cfg.steps[part.gstep as usize].alts;
+        if alts.len() > 1 {
+            let now = self.now;
+            let Policy::External(p) = &mut *self.policy else {
+                unreachable!("called under a policy")
+            };
+            if let Some(i) = p.route(now, &part, alts)
+                && let Some(&st) = alts.get(i)
+            {
+                let b = cfg.input[st as usize] as usize;
+                if self.has_space(b) {
+                    self.push_queue(b, part);
+                    return Ok(());
+                }
+            }
+        }
+        self.queue_in_shortest(part)
+    }
+
+    /// [`Ctx::pull`] under a policy: a reserved server takes only what it is held for (a lot
+    /// once it is complete), sets up ahead for it, or detects the deadlock; otherwise the
+    /// policy picks among the eligible queued parts.
     #[inline(never)]
     pub(super) fn pull_ext(&mut self, s: usize, k: usize, b: usize) {
-        if let Some(id) = self.reservation(s, k) {
-            if let Some(i) = self.bu[b].queue.iter().position(|p| p.id == id) {
-                self.take_queued(s, k, b, i);
+        if let Some(held) = self.reservation(s, k) {
+            if self.held_waiting(s, held) >= held.gather() {
+                if let Some(i) = self.bu[b].queue.iter().position(|p| held.matches(p)) {
+                    self.take_queued(s, k, b, i);
+                    return;
+                }
+                if let Some(i) = self.bu[b].backlog.iter().position(|p| held.matches(p)) {
+                    let part = self.bu[b].backlog.remove(i).expect("position is in range");
+                    self.start(s, k, part);
+                    return;
+                }
+            }
+            // The buffer is full and what it waits for is not in it: nothing can come in
+            // until a consumer takes a part, and no other consumer is about to (none is
+            // working or holding a part). Only this server could make room, and it waits.
+            if !self.has_space(b) && !self.other_consumer_active(b, s, k) {
+                self.deadlock(s, k, held);
+            } else {
+                // Not here yet: the server waits for it, set up for it if it can be.
+                if !self.setup_ahead(s, k, held) {
+                    self.account(s, k);
+                }
                 return;
             }
-            if let Some(i) = self.bu[b].backlog.iter().position(|p| p.id == id) {
-                let part = self.bu[b].backlog.remove(i).expect("position is in range");
-                self.start(s, k, part);
-                return;
-            }
-            // The part blocked waiting for space in this very buffer, which is full: only this
-            // server could make room, and it waits for that part.
-            let blocked_here = !self.has_space(b)
-                && (0..self.bu[b].waiters.len())
-                    .any(|i| self.waiter_part(self.bu[b].waiters[i]).is_some_and(|p| p.id == id));
-            if !blocked_here {
-                // Not here yet: the server waits for it.
-                self.account(s, k);
-                return;
-            }
-            self.deadlock(s, k, id);
         }
         let cfg = self.cfg;
         let elig: Vec<usize> = (0..self.bu[b].queue.len())
@@ -149,6 +226,7 @@ impl Ctx<'_, '_> {
                     now: self.now,
                     kind: DecisionKind::NextPart,
                     server: Some((s, k)),
+                    station: s,
                     buffer: b,
                 };
                 let Policy::External(p) = &mut *self.policy else {
@@ -160,10 +238,65 @@ impl Ctx<'_, '_> {
         }
     }
 
-    /// Server (s, k)'s reservation for part `id` cannot be met: tell the policy, count it.
-    pub(super) fn deadlock(&mut self, s: usize, k: usize, id: u64) {
+    /// Whether a server of a consumer of buffer `b`, other than (s, k), is setting up,
+    /// processing or holding a blocked part (it will pull again by itself).
+    fn other_consumer_active(&self, b: usize, s: usize, k: usize) -> bool {
+        self.cfg.consumers[b].iter().any(|&c| {
+            let c = c as usize;
+            self.st[c]
+                .servers
+                .iter()
+                .enumerate()
+                .any(|(j, v)| (c, j) != (s, k) && v.phase != Phase::Idle)
+        })
+    }
+
+    /// A part blocked waiting for space in `b`: under a policy, the idle reserved consumers
+    /// of `b` check again whether they now deadlock (the buffer may have filled with parts
+    /// they do not take).
+    pub(super) fn recheck_consumers(&mut self, b: usize) {
+        for i in 0..self.cfg.consumers[b].len() {
+            let c = self.cfg.consumers[b][i] as usize;
+            for k in 0..self.st[c].servers.len() {
+                let v = &self.st[c].servers[k];
+                if v.phase == Phase::Idle && !v.down && self.st[c].open() {
+                    self.pull(c, k);
+                }
+            }
+        }
+    }
+
+    /// Idle server (s, k), held for `held`, changes over to its family before the part comes
+    /// (when the family is known and a setup applies): a setup with no part, after which the
+    /// server is idle and set up. Returns whether it started one.
+    fn setup_ahead(&mut self, s: usize, k: usize, held: Held) -> bool {
+        let cfg = self.cfg;
+        let Some(o) = held.order() else { return false };
+        if !cfg.flags[s].setups {
+            return false;
+        }
+        let fam = cfg.family[cfg.plant.orders[o as usize].product];
+        let st = &mut *self.st[s];
+        let last = st.servers[k].last_family;
+        if last == Some(fam) {
+            return false;
+        }
+        let Some(d) = cfg.plant.stations[s]
+            .setups
+            .between(last.map(usize::from), fam as usize)
+        else {
+            return false;
+        };
+        let dur = d.sample(&mut st.rng_setup);
+        st.servers[k].last_family = Some(fam);
+        self.begin_setup(s, k, last, dur);
+        true
+    }
+
+    /// Server (s, k)'s reservation `held` cannot be met: tell the policy, count it.
+    pub(super) fn deadlock(&mut self, s: usize, k: usize, held: Held) {
         if let Policy::External(p) = &mut *self.policy {
-            p.deadlock(s, k, id);
+            p.deadlock(s, k, held);
         }
         self.st[s].stats.deviations += 1;
     }
@@ -197,6 +330,7 @@ impl Ctx<'_, '_> {
                     now: self.now,
                     kind: DecisionKind::WakeWaiter,
                     server: None,
+                    station: s,
                     buffer: b,
                 };
                 let Policy::External(p) = &mut *self.policy else {

@@ -181,19 +181,26 @@ impl Ctx<'_, '_> {
                 .between(last.map(usize::from), fam as usize)
         {
             let dur = d.sample(&mut st.rng_setup);
-            let srv = &mut st.servers[k];
-            srv.phase = Phase::Setup;
-            srv.setup_from = last;
-            srv.phase_start = now;
-            srv.setup_s = dur;
-            srv.phase_end = now + dur;
-            srv.token = srv.token.wrapping_add(1);
-            let token = srv.token;
-            self.at(now + dur, Event::PhaseEnd(s as u32, k as u32, token));
-            self.account(s, k);
+            self.begin_setup(s, k, last, dur);
             return;
         }
         self.begin_processing(s, k, &part);
+    }
+
+    /// Server (s, k), last set up for `last`, starts a setup of `dur` seconds now (its part,
+    /// if it holds one, and its new family are already on it).
+    pub(super) fn begin_setup(&mut self, s: usize, k: usize, last: Option<u16>, dur: f64) {
+        let now = self.now;
+        let srv = &mut self.st[s].servers[k];
+        srv.phase = Phase::Setup;
+        srv.setup_from = last;
+        srv.phase_start = now;
+        srv.setup_s = dur;
+        srv.phase_end = now + dur;
+        srv.token = srv.token.wrapping_add(1);
+        let token = srv.token;
+        self.at(now + dur, Event::PhaseEnd(s as u32, k as u32, token));
+        self.account(s, k);
     }
 
     /// Server (s, k), holding `part`, starts its operation.
@@ -237,6 +244,11 @@ impl Ctx<'_, '_> {
         if cfg.flags[s].busy_failures {
             self.start_busy_clock(s, k);
         }
+        if self.external
+            && let Policy::External(p) = &mut *self.policy
+        {
+            p.began(now, s, k, part);
+        }
         if self.states {
             self.account_traced(s, k);
         } else {
@@ -252,9 +264,19 @@ impl Ctx<'_, '_> {
         }
         match srv.phase {
             Phase::Setup => {
-                let (start, part) = (srv.phase_start, srv.part.expect("a setup has a part"));
-                self.row(TraceKind::Setup, s, k, Some(&part), start, self.now, self.now);
-                self.begin_processing(s, k, &part);
+                let start = srv.phase_start;
+                match srv.part {
+                    Some(part) => {
+                        self.row(TraceKind::Setup, s, k, Some(&part), start, self.now, self.now);
+                        self.begin_processing(s, k, &part);
+                    }
+                    None => {
+                        // A setup ahead (plan execution): set up, idle, and waiting for its part.
+                        self.row(TraceKind::Setup, s, k, None, start, self.now, self.now);
+                        self.free(s, k);
+                        self.pull(s, k);
+                    }
+                }
             }
             Phase::Busy => self.finish_operation(s, k),
             Phase::Idle | Phase::Blocked => {}
@@ -339,6 +361,12 @@ impl Ctx<'_, '_> {
                 };
                 self.wait_for_space(&part, w);
                 self.account(s, k);
+                if self.external {
+                    let cfg = self.cfg;
+                    for &a in &cfg.steps[part.gstep as usize].alts {
+                        self.recheck_consumers(cfg.input[a as usize] as usize);
+                    }
+                }
             }
         }
     }
@@ -370,6 +398,11 @@ impl Ctx<'_, '_> {
             let lead = now - part.created;
             self.plant.lead.record(lead);
             self.plant.lead_batches.record(lead);
+        }
+        if self.external
+            && let Policy::External(p) = &mut *self.policy
+        {
+            p.left(now, &part, scrapped);
         }
         if part.order != NO_ORDER {
             let o = part.order as usize;

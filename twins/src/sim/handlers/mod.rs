@@ -21,7 +21,7 @@ use bevy_ecs::change_detection::Mut;
 use bevy_ecs::world::World;
 use twinworks_engine::{Kernel, Model, SimTime};
 
-use super::dispatch::{Candidate, Decision, DecisionKind, Policy};
+use super::dispatch::{Candidate, Decision, DecisionKind, Held, Policy};
 use super::*;
 use crate::plant::DisruptionKind;
 use crate::trace::{TraceKind, TraceRow, TraceSink};
