@@ -79,3 +79,20 @@ fn bad_policies_are_refused_with_the_nearest_name() {
     assert!(parse_policies("fifo").is_err(), "one policy is no comparison");
     assert!(parse_policies("fifo,fifo").is_err(), "a policy twice");
 }
+
+#[test]
+fn study_variants_override_rules_by_path() {
+    use twinworks_twins::rules::Rule;
+    let study =
+        twinworks_scenarios::load_study(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/job_shop_dispatch.toml"))
+            .expect("the study loads");
+    let rule = |v: usize, s: &str| {
+        let p = &study.variants[v].plant;
+        p.stations[p.station_id(s).expect("station")].dispatch
+    };
+    assert_eq!(rule(0, "M10"), Rule::Fifo);
+    assert_eq!(rule(1, "M10"), Rule::Edd);
+    assert_eq!(rule(2, "M10"), Rule::Atc { k: 2.0 });
+    assert_eq!(rule(3, "M06"), Rule::Atcs { k1: 2.0, k2: 0.5 });
+    assert_eq!(rule(3, "M02"), Rule::Fifo);
+}

@@ -22,7 +22,7 @@ struct Collect(Arc<Mutex<Vec<TraceRow>>>);
 
 impl TraceSink for Collect {
     fn write(&mut self, row: &TraceRow) {
-        self.0.lock().expect("rows").push(row.clone());
+        self.0.lock().expect("rows").push(*row);
     }
     fn rows(&self) -> u64 {
         self.0.lock().expect("rows").len() as u64
@@ -99,7 +99,8 @@ fn execute(plant: &PlantModel, schedule: &PlantSchedule) -> (Vec<TraceRow>, Hash
 /// first unit's start, its last unit's end). Returns the mismatches.
 fn mismatches(plant: &PlantModel, schedule: &PlantSchedule, rows: &[TraceRow]) -> Vec<String> {
     // (order index, unit or None, step) -> (station, server, start, end) as executed.
-    let mut done: HashMap<(u32, Option<u32>, u16), (usize, usize, f64, f64)> = HashMap::new();
+    type Executed = (usize, usize, f64, f64);
+    let mut done: HashMap<(u32, Option<u32>, u16), Executed> = HashMap::new();
     let lot = schedule.split == Split::Lot;
     for r in rows.iter().filter(|r| r.kind == TraceKind::Operation) {
         let p = r.part.expect("operations have parts");
