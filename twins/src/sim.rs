@@ -17,6 +17,7 @@
 //! bounded whatever the run length.
 
 pub mod dispatch;
+pub use dispatch::PolicyMaker;
 mod handlers;
 
 use std::collections::VecDeque;
@@ -592,16 +593,6 @@ impl Compiled {
     }
 }
 
-/// A [`dispatch::PolicyFactory`] in a [`Compiled`] plant.
-#[derive(Clone)]
-pub struct PolicyMaker(pub dispatch::PolicyFactory);
-
-impl std::fmt::Debug for PolicyMaker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PolicyMaker(..)")
-    }
-}
-
 type HotState = SystemState<(
     Query<'static, 'static, &'static mut StationHot>,
     Query<'static, 'static, &'static mut BufferHot>,
@@ -846,7 +837,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         wake: None,
         policy: match &cfg.policy {
             Some(make) => dispatch::Policy::External((make.0)()),
-            None => plant_policy(plant),
+            None => dispatch::Policy::for_plant(plant),
         },
         times: cfg.times.clone(),
     };
@@ -857,18 +848,6 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
         k.schedule_at(o.release, Event::Release(i as u32));
     }
     twin
-}
-
-/// The dispatching policy the plant file asks for: FIFO (the hot path's own) unless some
-/// station names another rule.
-pub fn plant_policy(plant: &PlantModel) -> dispatch::Policy {
-    if plant.stations.iter().all(|s| s.dispatch == crate::rules::Rule::Fifo) {
-        dispatch::Policy::Fifo
-    } else {
-        dispatch::Policy::External(Box::new(dispatch::RulePolicy {
-            rules: plant.stations.iter().map(|s| s.dispatch).collect(),
-        }))
-    }
 }
 
 /// A server added to station `m` at time `now` (a capacity command, or a restore into a

@@ -235,6 +235,30 @@ impl DispatchPolicy for RulePolicy {
     }
 }
 
+impl Policy {
+    /// The dispatching policy the plant file asks for: FIFO (the hot path's own) unless some
+    /// station names another rule.
+    pub fn for_plant(plant: &crate::plant::PlantModel) -> Policy {
+        if plant.stations.iter().all(|s| s.dispatch == Rule::Fifo) {
+            Policy::Fifo
+        } else {
+            Policy::External(Box::new(RulePolicy {
+                rules: plant.stations.iter().map(|s| s.dispatch).collect(),
+            }))
+        }
+    }
+}
+
+/// A [`PolicyFactory`] in a `Compiled` plant.
+#[derive(Clone)]
+pub struct PolicyMaker(pub PolicyFactory);
+
+impl std::fmt::Debug for PolicyMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PolicyMaker(..)")
+    }
+}
+
 /// Last come, first served: the latest arrival in a queue goes first, and the latest blocked
 /// part moves first into freed space.
 #[derive(Clone, Copy, Debug, Default)]
