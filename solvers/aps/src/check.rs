@@ -100,6 +100,16 @@ pub enum Violation {
     },
     /// A listed setup interval does not match the machine sequence.
     BadSetup { index: usize, reason: String },
+    /// A machine's first operation starts before the setup from the family the machine is
+    /// set up for (`Problem::initial_family`) can end.
+    BeforeInitialSetup {
+        op: OpRef,
+        machine: usize,
+        start: Time,
+        earliest: Time,
+    },
+    /// A pinned operation (`Problem::pinned`) is not where its pin holds it.
+    PinMoved { op: OpRef, reason: String },
 }
 
 impl fmt::Display for Violation {
@@ -142,6 +152,16 @@ impl fmt::Display for Violation {
                 "machine {machine}: {second} starts at {start}, but after {first} and its setup the earliest start is {earliest}"
             ),
             Violation::BadSetup { index, reason } => write!(f, "setup {index}: {reason}"),
+            Violation::BeforeInitialSetup {
+                op,
+                machine,
+                start,
+                earliest,
+            } => write!(
+                f,
+                "{op}: starts at {start}, first on machine {machine}, whose setup from its current family ends at {earliest}"
+            ),
+            Violation::PinMoved { op, reason } => write!(f, "{op}: pinned, but {reason}"),
         }
     }
 }
@@ -240,10 +260,79 @@ pub fn check(problem: &Problem, schedule: &Schedule) -> Result<(), Vec<Violation
             }
         }
     }
+    // The first operation of a machine after the setup from its current family.
+    for seq in &seqs {
+        let Some(&first) = seq.iter().find(|&&i| known(&ops[i])) else {
+            continue;
+        };
+        let o = &ops[first];
+        if let Some(Some(from)) = problem.initial_family.get(o.machine) {
+            let earliest = problem.ready(o.machine) + setup(problem, o.machine, *from, family(o));
+            if o.start < earliest {
+                v.push(Violation::BeforeInitialSetup {
+                    op: o.op_ref(),
+                    machine: o.machine,
+                    start: o.start,
+                    earliest,
+                });
+            }
+        }
+    }
+    check_pins(problem, ops, &slot, &seqs, &mut v);
     // Out-of-range machines are already reported as not eligible above,
     // because the problem lists no alternative for them.
     check_setups(problem, schedule, &slot, &next_on_machine, &mut v);
     if v.is_empty() { Ok(()) } else { Err(v) }
+}
+
+/// Every pinned operation runs on its machine, at its start if it has one, and the pinned
+/// operations of each machine, in the order listed, are the first of its sequence.
+fn check_pins(
+    problem: &Problem,
+    ops: &[ScheduledOperation],
+    slot: &[Vec<Option<usize>>],
+    seqs: &[Vec<usize>],
+    v: &mut Vec<Violation>,
+) {
+    let mut place = vec![0usize; problem.machines];
+    for p in &problem.pinned {
+        let op = OpRef {
+            job: p.job,
+            operation: p.op,
+        };
+        let Some(i) = slot.get(p.job).and_then(|j| j.get(p.op)).copied().flatten() else {
+            continue; // reported as missing or not in the problem
+        };
+        let o = &ops[i];
+        if o.machine != p.machine {
+            v.push(Violation::PinMoved {
+                op,
+                reason: format!("runs on machine {} instead of {}", o.machine, p.machine),
+            });
+            continue;
+        }
+        if let Some(start) = p.start
+            && o.start != start
+        {
+            v.push(Violation::PinMoved {
+                op,
+                reason: format!("starts at {} instead of {start}", o.start),
+            });
+        }
+        let Some(seq) = seqs.get(p.machine) else { continue };
+        let k = place[p.machine];
+        place[p.machine] += 1;
+        if seq.get(k) != Some(&i) {
+            let at = seq.iter().position(|&x| x == i).unwrap_or(usize::MAX);
+            v.push(Violation::PinMoved {
+                op,
+                reason: format!(
+                    "is at place {at} of machine {}'s sequence instead of {k}, where its pins put it",
+                    p.machine
+                ),
+            });
+        }
+    }
 }
 
 /// Each listed setup must join two consecutive operations of its machine,

@@ -122,14 +122,27 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
     let mut seq: Vec<Vec<u32>> = vec![Vec::new(); inst.machines];
     let est = |op: u32, m: u32, job_ready: Time, mach_ready: &[Time], mach_last: &[u32]| {
         let last = mach_last[m as usize];
-        let s = if last == crate::graph::NONE {
-            0
+        if last == crate::graph::NONE {
+            job_ready.max(inst.first_start(m, op))
         } else {
-            inst.setup(m, last, op)
-        };
-        job_ready.max(mach_ready[m as usize] + s)
+            job_ready.max(mach_ready[m as usize] + inst.setup(m, last, op))
+        }
     };
-    for _ in 0..n {
+    // Pinned operations first, as listed (job order; machine order): they head their machines.
+    for &op in &inst.pinned_order {
+        let j = inst.job_of[op as usize] as usize;
+        debug_assert_eq!(next[j], op, "a pin's job predecessors are pinned before it");
+        let (m, p) = inst.alternatives(op as usize)[0];
+        let c = est(op, m, job_ready[j], &mach_ready, &mach_last) + p;
+        mach[op as usize] = m;
+        seq[m as usize].push(op);
+        mach_ready[m as usize] = c;
+        mach_last[m as usize] = op;
+        job_ready[j] = c;
+        next[j] = inst.js[op as usize];
+        ops_left[j] -= 1;
+    }
+    for _ in inst.pinned_order.len()..n {
         // Earliest completion over all schedulable (op, machine) pairs.
         let mut c_star = Time::MAX;
         let mut m_star = 0u32;

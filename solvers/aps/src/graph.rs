@@ -48,6 +48,15 @@ pub(crate) struct Instance {
     pub objective: Objective,
     /// Some operation has more than one eligible machine.
     pub flexible: bool,
+    /// Per machine: the family it is set up for before its first operation.
+    initial_family: Vec<Option<u32>>,
+    /// Per machine: how many pinned operations head its sequence (`Problem::pinned`); no
+    /// move takes one of them or puts anything before them.
+    pub pin_len: Vec<u32>,
+    /// The pinned operations in the order listed (a topological order of them).
+    pub pinned_order: Vec<u32>,
+    /// Per operation: whether it is pinned.
+    pub pinned: Vec<bool>,
 }
 
 impl Instance {
@@ -71,8 +80,29 @@ impl Instance {
             due: problem.jobs.iter().map(|j| j.due).collect(),
             weight: problem.jobs.iter().map(|j| j.weight).collect(),
             objective,
-            flexible: !problem.is_classical(),
+            flexible: false,
+            initial_family: (0..problem.machines)
+                .map(|m| problem.initial_family.get(m).copied().flatten().map(|f| f as u32))
+                .collect(),
+            pin_len: vec![0; problem.machines],
+            pinned_order: Vec::with_capacity(problem.pinned.len()),
+            pinned: vec![false; n],
         };
+        // Index of each job's first operation, and each operation's pin.
+        let mut job_first = Vec::with_capacity(problem.jobs.len());
+        let mut acc = 0u32;
+        for job in &problem.jobs {
+            job_first.push(acc);
+            acc += job.operations.len() as u32;
+        }
+        let mut pin_of: Vec<Option<crate::problem::Pinned>> = vec![None; n];
+        for p in &problem.pinned {
+            let i = job_first[p.job] + p.op as u32;
+            pin_of[i as usize] = Some(*p);
+            inst.pinned[i as usize] = true;
+            inst.pinned_order.push(i);
+            inst.pin_len[p.machine] += 1;
+        }
         for (j, job) in problem.jobs.iter().enumerate() {
             let first = inst.job_of.len() as u32;
             let len = job.operations.len() as u32;
@@ -81,7 +111,9 @@ impl Instance {
                 inst.job_of.push(j as u32);
                 inst.jp.push(if k == 0 { NONE } else { first + k - 1 });
                 inst.js.push(if k + 1 == len { NONE } else { first + k + 1 });
-                inst.release.push(job.release);
+                let pin = pin_of[(first + k) as usize];
+                inst.release
+                    .push(job.release.max(pin.and_then(|p| p.start).unwrap_or(0)));
                 let last = k + 1 == len;
                 inst.end_offset.push(match (last, objective, job.due) {
                     (false, _, _) => NEG_INF,
@@ -90,9 +122,15 @@ impl Instance {
                     (true, _, _) => 0,
                 });
                 inst.alt_start.push(inst.alts.len() as u32);
-                for a in &op.alternatives {
+                // A pinned operation has only its machine.
+                for a in op
+                    .alternatives
+                    .iter()
+                    .filter(|a| pin.is_none_or(|p| p.machine == a.machine))
+                {
                     inst.alts.push((a.machine as u32, a.duration));
                 }
+                inst.flexible |= inst.alts.len() - *inst.alt_start.last().expect("pushed") as usize > 1;
                 inst.family.push(op.family as u32);
             }
             inst.last_op.push(if len == 0 { NONE } else { first + len - 1 });
@@ -109,6 +147,20 @@ impl Instance {
     #[inline]
     pub fn duration_on(&self, op: usize, machine: u32) -> Option<Time> {
         self.alternatives(op).iter().find(|a| a.0 == machine).map(|a| a.1)
+    }
+
+    /// The earliest start of op `i` as the first operation of `machine`: its ready time plus
+    /// the setup from the family the machine is set up for now.
+    #[inline]
+    pub fn first_start(&self, machine: u32, i: u32) -> Time {
+        let ready = self.ready[machine as usize];
+        match (&self.setup, self.initial_family[machine as usize]) {
+            (Some(t), Some(from)) => {
+                let f = self.families;
+                ready + t[(machine as usize * f + from as usize) * f + self.family[i as usize] as usize]
+            }
+            _ => ready,
+        }
     }
 
     /// Setup time on `machine` from op `a` to op `b` [time unit].
@@ -275,7 +327,7 @@ impl Graph {
                 let s = inst.setup(self.mach[i], mp, i as u32);
                 h = h.max(self.head[mp as usize] + self.dur[mp as usize] + s);
             } else {
-                h = h.max(inst.ready[self.mach[i] as usize]);
+                h = h.max(inst.first_start(self.mach[i], i as u32));
             }
             self.head[i] = h;
         }
@@ -625,6 +677,8 @@ mod tests {
             jobs,
             setups: Some(setups),
             machine_ready: Vec::new(),
+            initial_family: Vec::new(),
+            pinned: Vec::new(),
         }
     }
 

@@ -126,8 +126,10 @@ pub fn solve_milp(problem: &Problem, opts: &MilpOptions) -> Result<MilpOutcome, 
     let mut tail = vec![0 as Time; n];
     for i in 0..n {
         let jp = inst.jp[i];
-        // A classical shop: each operation's one machine is known, so its ready time bounds it.
-        let ready = inst.ready[m_of[i] as usize];
+        // A classical shop: each operation's one machine is known, so its ready time bounds it,
+        // with the setup from the machine's current family (a bound for every operation on it,
+        // not only the first, since setups are metric here).
+        let ready = inst.first_start(m_of[i], i as u32);
         head[i] = if jp == crate::graph::NONE {
             inst.release[i].max(ready)
         } else {
@@ -172,6 +174,20 @@ pub fn solve_milp(problem: &Problem, opts: &MilpOptions) -> Result<MilpOutcome, 
         w
     };
     let mut cons = Vec::new();
+    // Pins: a fixed start, and the pinned head of each machine before everything else on it.
+    let mut pin_rank = vec![usize::MAX; n];
+    for (r, &i) in inst.pinned_order.iter().enumerate() {
+        pin_rank[i as usize] = r;
+        if let Some(p) = problem.pinned.get(r).and_then(|p| p.start) {
+            cons.push(Expression::from(s[i as usize]).eq(p as f64));
+        }
+    }
+    for &(i, j, y) in &pairs {
+        match (pin_rank[i], pin_rank[j]) {
+            (usize::MAX, usize::MAX) => {}
+            (a, b) => cons.push(Expression::from(y).eq(if a < b { 1.0 } else { 0.0 })),
+        }
+    }
     for i in 0..n {
         let js = inst.js[i];
         if js != crate::graph::NONE {
@@ -223,7 +239,14 @@ pub fn solve_milp(problem: &Problem, opts: &MilpOptions) -> Result<MilpOutcome, 
         seq[m_of[i] as usize].push(i as u32);
     }
     for q in &mut seq {
-        q.sort_by(|&a, &b| vals[a as usize].total_cmp(&vals[b as usize]).then(a.cmp(&b)));
+        // The pinned head first, as listed; the rest by start.
+        q.sort_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            pin_rank[a]
+                .cmp(&pin_rank[b])
+                .then(vals[a].total_cmp(&vals[b]))
+                .then(a.cmp(&b))
+        });
     }
     let mut g = Graph::new(&inst, m_of.clone(), seq);
     if !g.evaluate(&inst) {

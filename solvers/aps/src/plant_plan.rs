@@ -26,6 +26,10 @@ use twinworks_twins::plant::PlantModel;
 use crate::problem::{Alternative, Job, Operation, Problem, SetupMatrix, Time};
 use crate::schedule::Schedule;
 
+mod state;
+
+pub use state::{InProgress, JobProgress, MachineNow, ShopState};
+
 /// The version tag of the schedule JSON format.
 pub const FORMAT: &str = "twinworks-schedule/1";
 
@@ -80,6 +84,17 @@ pub struct PlantProblem {
     pub families: Vec<String>,
     /// How orders were split.
     pub split: Split,
+    /// Per job: its index among the jobs of the whole plant's problem (the identity, except
+    /// from a running state, where gone jobs drop out).
+    pub source_job: Vec<usize>,
+    /// Per job: the routing step its first operation is (0, except in a plan from a running
+    /// plant's state, [`PlantProblem::at`], where done steps are gone).
+    pub first_step: Vec<usize>,
+    /// Plant time [s] that the problem's time 0 stands for (0, except from a running state).
+    pub origin: Time,
+    /// Whether machine ready times are the stations' initial setups (listed in the schedule
+    /// as setups from no family), as in a plan from time 0.
+    pub ready_is_initial_setup: bool,
 }
 
 /// Why a plant cannot be planned.
@@ -242,11 +257,17 @@ pub fn plant_problem(plant: &PlantModel, split: Split) -> Result<PlantProblem, P
             jobs,
             setups,
             machine_ready,
+            initial_family: Vec::new(),
+            pinned: Vec::new(),
         },
         machines,
+        first_step: vec![0; refs.len()],
+        source_job: (0..refs.len()).collect(),
         jobs: refs,
         families: plant.families.clone(),
         split,
+        origin: 0,
+        ready_is_initial_setup: true,
     })
 }
 
@@ -338,12 +359,12 @@ impl PlantSchedule {
                 job: o.job,
                 order: pp.jobs[o.job].order.clone(),
                 product: pp.jobs[o.job].product.clone(),
-                step: o.operation,
+                step: pp.first_step[o.job] + o.operation,
                 machine: o.machine,
                 station: pp.machines[o.machine].station.clone(),
                 server: pp.machines[o.machine].server,
-                start: o.start,
-                end: o.end,
+                start: pp.origin + o.start,
+                end: pp.origin + o.end,
             })
             .collect();
         operations.sort_by_key(|o| (o.start, o.machine));
@@ -356,19 +377,40 @@ impl PlantSchedule {
                 machine: s.machine,
                 station: pp.machines[s.machine].station.clone(),
                 server: pp.machines[s.machine].server,
-                start: s.start,
-                end: s.end,
+                start: pp.origin + s.start,
+                end: pp.origin + s.end,
                 from_family: Some(family(&s.from)),
                 to_family: family(&s.to),
             })
             .collect();
+        let first_on = |m: usize| operations.iter().filter(|o| o.machine == m).min_by_key(|o| o.start);
+        let family_of = |o: &PlannedOperation| pp.problem.jobs[o.job].operations[o.step - pp.first_step[o.job]].family;
+        // The setup from a machine's current family, just before its first operation.
+        for (m, from) in pp.problem.initial_family.iter().enumerate() {
+            if let (Some(from), Some(first)) = (*from, first_on(m)) {
+                let to = family_of(first);
+                let d = pp.problem.setup(m, from, to);
+                if d > 0 {
+                    setups.push(PlannedSetup {
+                        machine: m,
+                        station: pp.machines[m].station.clone(),
+                        server: pp.machines[m].server,
+                        start: first.start - d,
+                        end: first.start,
+                        from_family: Some(pp.families[from].clone()),
+                        to_family: pp.families[to].clone(),
+                    });
+                }
+            }
+        }
         // Initial setups: from time 0 to the machine's ready time, for the first operation.
         for (m, &ready) in pp.problem.machine_ready.iter().enumerate() {
-            let first = operations.iter().filter(|o| o.machine == m).min_by_key(|o| o.start);
+            let first = first_on(m);
             if let Some(first) = first
                 && ready > 0
+                && pp.ready_is_initial_setup
             {
-                let fam = pp.problem.jobs[first.job].operations[first.step].family;
+                let fam = family_of(first);
                 setups.push(PlannedSetup {
                     machine: m,
                     station: pp.machines[m].station.clone(),

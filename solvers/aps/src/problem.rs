@@ -142,6 +142,38 @@ pub struct Problem {
     /// plant's initial setup, or of what the machine is busy with now. Empty: all 0.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub machine_ready: Vec<Time>,
+    /// Per machine, the family it is set up for now (a plan from a running plant's state):
+    /// its first operation needs the setup from that family. Empty, or `None` for a machine:
+    /// no setup before its first operation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub initial_family: Vec<Option<usize>>,
+    /// Operations that keep their machine and their place at the head of its sequence: work
+    /// in progress and started work (with a `start`), and the frozen horizon (without). See
+    /// [`Pinned`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<Pinned>,
+}
+
+/// An operation held in place by a plan made from a running plant's state.
+///
+/// The pinned operations of a machine, in the order listed, come first on it, before every
+/// other operation: each solver keeps that prefix as it is, and the checker verifies it. A
+/// pinned operation with a `start` starts exactly then (work in progress starts at 0 with its
+/// remaining time as its duration); one without keeps machine and place, and its start may
+/// shift right (the frozen horizon: inside it the sequence stays). The job predecessors of a
+/// pinned operation are pinned too, and those with a start form a schedule of their own
+/// ([`Problem::validate`] checks both), so every pin can be met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pinned {
+    /// Job index.
+    pub job: usize,
+    /// Operation index within the job.
+    pub op: usize,
+    /// The machine it stays on.
+    pub machine: usize,
+    /// Its fixed start, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Time>,
 }
 
 /// Why a [`Problem`] cannot be scheduled.
@@ -182,6 +214,17 @@ pub enum ProblemError {
     /// Machine ready times of the wrong length or negative.
     #[error("machine_ready: {0}")]
     BadReady(String),
+    /// Initial families of the wrong length or out of range.
+    #[error("initial_family: {0}")]
+    BadInitialFamily(String),
+    /// A pin that cannot be met (see [`Pinned`]).
+    #[error("pinned[{index}] (job {job}, operation {op}): {reason}")]
+    BadPin {
+        index: usize,
+        job: usize,
+        op: usize,
+        reason: String,
+    },
 }
 
 impl Problem {
@@ -209,6 +252,24 @@ impl Problem {
         }
         if let Some(t) = self.machine_ready.iter().find(|t| **t < 0) {
             return Err(ProblemError::BadReady(format!("ready times must be >= 0, got {t}")));
+        }
+        if !self.initial_family.is_empty() && self.initial_family.len() != self.machines {
+            return Err(ProblemError::BadInitialFamily(format!(
+                "expected {} entries (one per machine), got {}",
+                self.machines,
+                self.initial_family.len()
+            )));
+        }
+        if let Some(f) = self
+            .initial_family
+            .iter()
+            .flatten()
+            .find(|f| families.is_none_or(|n| **f >= n))
+        {
+            return Err(ProblemError::BadInitialFamily(format!(
+                "family {f} is not in the setup matrix ({} families)",
+                families.unwrap_or(0)
+            )));
         }
         for (j, job) in self.jobs.iter().enumerate() {
             if job.release < 0 {
@@ -266,6 +327,69 @@ impl Problem {
                 }
             }
         }
+        self.validate_pins()
+    }
+
+    /// The pins can all be met: each names an existing operation once, on an eligible
+    /// machine; its job predecessors are pinned; pinned starts respect releases, ready times,
+    /// job order and the machine order with its setups; a pin without a start never precedes
+    /// one with a start on its machine.
+    fn validate_pins(&self) -> Result<(), ProblemError> {
+        let mut at: Vec<Vec<Option<usize>>> = self.jobs.iter().map(|j| vec![None; j.operations.len()]).collect();
+        let mut last_on: Vec<Option<usize>> = vec![None; self.machines];
+        for (index, p) in self.pinned.iter().enumerate() {
+            let bad = |reason: String| ProblemError::BadPin {
+                index,
+                job: p.job,
+                op: p.op,
+                reason,
+            };
+            let Some(op) = self.jobs.get(p.job).and_then(|j| j.operations.get(p.op)) else {
+                return Err(bad("no such operation".into()));
+            };
+            if op.duration_on(p.machine).is_none() {
+                return Err(bad(format!("machine {} is not eligible", p.machine)));
+            }
+            if at[p.job][p.op].replace(index).is_some() {
+                return Err(bad("pinned twice".into()));
+            }
+            if p.op > 0 && at[p.job][p.op - 1].is_none() {
+                return Err(bad("its job predecessor is not pinned (list pins in job order)".into()));
+            }
+            let prev_job = (p.op > 0).then(|| self.pinned[at[p.job][p.op - 1].expect("checked")]);
+            let prev_mach = last_on[p.machine].map(|i| self.pinned[i]);
+            last_on[p.machine] = Some(index);
+            let Some(start) = p.start else { continue };
+            if prev_mach.is_some_and(|q| q.start.is_none()) {
+                return Err(bad(format!(
+                    "has a start, but follows a pin without one on machine {}",
+                    p.machine
+                )));
+            }
+            let release = self.jobs[p.job].release;
+            let mut earliest = release.max(self.ready(p.machine));
+            if prev_mach.is_none() {
+                earliest = earliest.max(self.ready(p.machine) + self.initial_setup(p.machine, op.family));
+            }
+            if let Some(q) = prev_job {
+                let Some(qs) = q.start else {
+                    return Err(bad("has a start, but its job predecessor's pin has none".into()));
+                };
+                let qd = self.jobs[q.job].operations[q.op].duration_on(q.machine).unwrap_or(0);
+                earliest = earliest.max(qs + qd);
+            }
+            if let Some(q) = prev_mach {
+                let qs = q.start.expect("checked above");
+                let qop = &self.jobs[q.job].operations[q.op];
+                let qd = qop.duration_on(q.machine).unwrap_or(0);
+                earliest = earliest.max(qs + qd + self.setup(p.machine, qop.family, op.family));
+            }
+            if start < earliest {
+                return Err(bad(format!(
+                    "start {start} is before {earliest}, the earliest its release, machine and predecessors allow"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -286,6 +410,16 @@ impl Problem {
     #[inline]
     pub fn ready(&self, machine: usize) -> Time {
         self.machine_ready.get(machine).copied().unwrap_or(0)
+    }
+
+    /// The setup on `machine` before its first operation, of family `to`: from the family it
+    /// is set up for now (`initial_family`), 0 if none is given.
+    #[inline]
+    pub fn initial_setup(&self, machine: usize, to: usize) -> Time {
+        match self.initial_family.get(machine).copied().flatten() {
+            Some(from) => self.setup(machine, from, to),
+            None => 0,
+        }
     }
 
     /// Setup time on `machine` between an operation of family `from` and one of `to`.

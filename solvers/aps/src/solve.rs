@@ -7,7 +7,7 @@
 //! `(objective, slot index)`. The wall clock is read only in time-limit mode.
 
 use crate::dispatch::{Rule, giffler_thompson};
-use crate::graph::{Graph, Instance};
+use crate::graph::{Graph, Instance, Move};
 use crate::objective::{Objective, gap_percent, lower_bound};
 use crate::problem::{Problem, ProblemError};
 use crate::rng::{Rng, mix};
@@ -139,6 +139,52 @@ fn start_for_slot(inst: &Instance, slot: usize, rng: &mut Rng) -> Graph {
 
 /// Solves `problem` with the GT + tabu portfolio.
 pub fn solve(problem: &Problem, opts: &SolveOptions) -> Result<SolveResult, SolveError> {
+    solve_from(problem, opts, None)
+}
+
+/// The graph of `schedule`'s machines and order (the pinned head of each machine first, the
+/// rest by start), if it is a complete, acyclic solution of `problem` that keeps the pins.
+fn graph_of(inst: &Instance, problem: &Problem, schedule: &Schedule) -> Option<Graph> {
+    let mut index = Vec::with_capacity(problem.jobs.len());
+    let mut acc = 0usize;
+    for job in &problem.jobs {
+        index.push(acc);
+        acc += job.operations.len();
+    }
+    let mut mach = vec![u32::MAX; inst.n];
+    let mut start = vec![0; inst.n];
+    for o in &schedule.operations {
+        let i = *index.get(o.job)? + o.operation;
+        if o.operation >= problem.jobs[o.job].operations.len() || mach[i] != u32::MAX {
+            return None;
+        }
+        inst.duration_on(i, o.machine as u32)?;
+        mach[i] = o.machine as u32;
+        start[i] = o.start;
+    }
+    if mach.contains(&u32::MAX) {
+        return None;
+    }
+    let mut rank = vec![usize::MAX; inst.n];
+    for (r, &i) in inst.pinned_order.iter().enumerate() {
+        rank[i as usize] = r;
+    }
+    let mut seq: Vec<Vec<u32>> = vec![Vec::new(); inst.machines];
+    for i in 0..inst.n {
+        seq[mach[i] as usize].push(i as u32);
+    }
+    for q in &mut seq {
+        q.sort_by_key(|&i| (rank[i as usize], start[i as usize], i));
+    }
+    let mut g = Graph::new(inst, mach, seq);
+    g.evaluate(inst).then_some(g)
+}
+
+/// [`solve`], with `warm` (a schedule of the same problem: a plan being repaired or re-solved)
+/// among slot 0's starts when it is a complete, acyclic solution that keeps the pins. The
+/// search is then never worse than `warm` re-timed (its order kept, every start as early as
+/// it can be).
+pub fn solve_from(problem: &Problem, opts: &SolveOptions, warm: Option<&Schedule>) -> Result<SolveResult, SolveError> {
     problem.validate()?;
     let started = Instant::now();
     let inst = Instance::new(problem, opts.objective);
@@ -152,7 +198,13 @@ pub fn solve(problem: &Problem, opts: &SolveOptions) -> Result<SolveResult, Solv
     let run_slot = |slot: usize| {
         let seed = mix(opts.seed, slot as u64);
         let mut rng = Rng::new(seed);
-        let g = start_for_slot(&inst, slot, &mut rng);
+        let mut g = start_for_slot(&inst, slot, &mut rng);
+        if slot == 0
+            && let Some(w) = warm.and_then(|w| graph_of(&inst, problem, w))
+            && w.value <= g.value
+        {
+            g = w;
+        }
         let limits = Limits {
             iterations,
             deadline,
@@ -196,4 +248,80 @@ pub fn solve(problem: &Problem, opts: &SolveOptions) -> Result<SolveResult, Solv
         moves_evaluated: moves_total,
         elapsed_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Affected-operations repair: `current` (a schedule of `problem`, e.g. the running plan from
+/// the plant's present state) keeps every operation's machine and order, except the
+/// operations in `moved` (those of a broken machine): each in turn is taken out and put back
+/// at the machine and place, among its eligible machines and after the pinned head, that
+/// gives the best `objective` (ties: where it was). Every other operation only shifts in time.
+/// Falls back to a Giffler–Thompson construction if `current` is not a usable solution.
+pub fn repair(
+    problem: &Problem,
+    objective: Objective,
+    current: &Schedule,
+    moved: &[(usize, usize)],
+) -> Result<Schedule, SolveError> {
+    problem.validate()?;
+    let inst = Instance::new(problem, objective);
+    let Some(mut g) = graph_of(&inst, problem, current) else {
+        return construct(problem, Rule::Edd, objective);
+    };
+    let mut index = Vec::with_capacity(problem.jobs.len());
+    let mut acc = 0usize;
+    for job in &problem.jobs {
+        index.push(acc);
+        acc += job.operations.len();
+    }
+    for &(j, o) in moved {
+        let Some(&first) = index.get(j) else { continue };
+        if o >= problem.jobs[j].operations.len() || inst.pinned[first + o] {
+            continue;
+        }
+        let op = (first + o) as u32;
+        let mut best = (g.value, g.mach[op as usize], g.pos[op as usize]);
+        for k in 0..inst.alternatives(op as usize).len() {
+            let m = inst.alternatives(op as usize)[k].0;
+            let home = g.mach[op as usize] == m;
+            let len = g.seq[m as usize].len() - usize::from(home);
+            for to in inst.pin_len[m as usize] as usize..=len {
+                let mv = if home {
+                    Move::Shift {
+                        m,
+                        from: g.pos[op as usize],
+                        to: to as u32,
+                    }
+                } else {
+                    Move::Reassign { op, m, to: to as u32 }
+                };
+                if matches!(mv, Move::Shift { from, to, .. } if from == to) {
+                    continue;
+                }
+                if let Some(inv) = g.apply_and_evaluate(&inst, mv) {
+                    if g.value < best.0 {
+                        best = (g.value, m, to as u32);
+                    }
+                    g.apply_and_evaluate(&inst, inv)
+                        .expect("undoing a move restores an acyclic graph");
+                }
+            }
+        }
+        let (_, m, to) = best;
+        let mv = if g.mach[op as usize] == m {
+            Move::Shift {
+                m,
+                from: g.pos[op as usize],
+                to,
+            }
+        } else {
+            Move::Reassign { op, m, to }
+        };
+        if !matches!(mv, Move::Shift { from, to, .. } if from == to) {
+            g.apply_and_evaluate(&inst, mv)
+                .expect("the best move was acyclic when tried");
+        }
+    }
+    let s = g.to_schedule(problem);
+    check(problem, &s).map_err(SolveError::Infeasible)?;
+    Ok(s)
 }

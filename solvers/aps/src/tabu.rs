@@ -225,8 +225,9 @@ impl<'a> Tabu<'a> {
     }
 
     fn push_shift(&mut self, m: u32, from: u32, to: u32) {
-        // An adjacent forward shift equals an adjacent backward one; keep one.
-        if to == from + 1 {
+        // An adjacent forward shift equals an adjacent backward one; keep one. The pinned
+        // head of a sequence stays as it is.
+        if to == from + 1 || from.min(to) < self.inst.pin_len[m as usize] {
             return;
         }
         let Some(est) = self.estimate_shift(m, from, to) else {
@@ -301,7 +302,7 @@ impl<'a> Tabu<'a> {
             if prev != NONE {
                 r = r.max(prev_end + inst.setup(m, prev, x));
             } else {
-                r = r.max(inst.ready[m as usize]);
+                r = r.max(inst.first_start(m, x));
             }
             self.rr.push(r);
             prev = x;
@@ -382,7 +383,7 @@ impl<'a> Tabu<'a> {
             let s = &g.seq[m as usize];
             let mut best_pos = None;
             let mut best_est = i64::MAX;
-            for i in 0..=s.len() {
+            for i in inst.pin_len[m as usize] as usize..=s.len() {
                 let prev = if i > 0 { s[i - 1] } else { NONE };
                 let next = if i < s.len() { s[i] } else { NONE };
                 // Sufficient acyclicity conditions: no path from js(u) to
@@ -397,7 +398,7 @@ impl<'a> Tabu<'a> {
                 if prev != NONE {
                     r = r.max(g.head[prev as usize] + g.dur[prev as usize] + inst.setup(m, prev, u));
                 } else {
-                    r = r.max(inst.ready[m as usize]);
+                    r = r.max(inst.first_start(m, u));
                 }
                 let mut q = q_job;
                 if next != NONE {
@@ -579,7 +580,7 @@ impl<'a> Tabu<'a> {
         while done < distance / 2 && failed < 64 {
             swaps.clear();
             for (m, s) in self.g.seq.iter().enumerate() {
-                for k in 0..s.len().saturating_sub(1) {
+                for k in inst.pin_len[m] as usize..s.len().saturating_sub(1) {
                     if !agree(&self.g, s[k], s[k + 1], m) {
                         swaps.push((m as u32, k as u32));
                     }

@@ -29,6 +29,8 @@ fn truth() -> Problem {
         jobs,
         setups: Some(setups),
         machine_ready: Vec::new(),
+        initial_family: Vec::new(),
+        pinned: Vec::new(),
     }
 }
 

@@ -44,6 +44,8 @@ fn arb_problem() -> impl Strategy<Value = Problem> {
                 jobs,
                 setups: with_setups.then_some(SetupMatrix { families, times }),
                 machine_ready: Vec::new(),
+                initial_family: Vec::new(),
+                pinned: Vec::new(),
             })
         },
     )

@@ -227,6 +227,8 @@ pub fn parse_jssp(text: &str) -> Result<Problem, ParseError> {
         jobs,
         setups: None,
         machine_ready: Vec::new(),
+        initial_family: Vec::new(),
+        pinned: Vec::new(),
     })
 }
 
@@ -285,6 +287,8 @@ pub fn parse_fjsp(text: &str) -> Result<Problem, ParseError> {
         jobs,
         setups: None,
         machine_ready: Vec::new(),
+        initial_family: Vec::new(),
+        pinned: Vec::new(),
     })
 }
 
