@@ -110,6 +110,13 @@ w("horizon_parts = %d   # until every unit has left" % sum(o["quantity"] for o i
 w("replications = 20")
 w("seed = 13")
 w("")
+w("# When plan+repair and plan+resolve re-plan (twin dispatch); plain `plan` only shifts right.")
+w("# Set before the first rescheduling run (issue 14), not tuned on its results.")
+w("[reschedule]")
+w('triggers = ["breakdown", "repair"]')
+w('frozen = "30min"')
+w("iterations = 2000")
+w("")
 for s in STATIONS:
     w("[[station]]")
     w(f'name = "{s}"')

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use twinworks_scenarios::dispatch::{dispatch_study, parse_policies, rank_on};
+use twinworks_scenarios::dispatch::{dispatch_study_timed, parse_policies, rank_on};
 
 use crate::EXIT_INPUT;
 use crate::study_cmd::{apply_overrides, report_study};
@@ -16,7 +16,9 @@ pub struct DispatchArgs {
     file: PathBuf,
     /// The policies to compare, the first being the baseline: rule names (`fifo`, `spt`, `lpt`,
     /// `edd`, `odd`, `cr`, `slack`, `s/opn`, `mwkr`, `lwkr`, `winq`, `atc`, `atcs`,
-    /// `same_family`), with parameters as `atc(k=3)` or `atcs(k1=2,k2=0.5)`.
+    /// `same_family`), with parameters as `atc(k=3)` or `atcs(k1=2,k2=0.5)`; `plan` (the APS
+    /// plan, shifted right), `plan(lot)`, `plan+repair` and `plan+resolve` (rescheduled on the
+    /// plant file's `[reschedule]` triggers).
     #[arg(long, default_value = "fifo,edd,atc,atcs")]
     policies: String,
     /// Replications per policy (overrides the file).
@@ -48,7 +50,7 @@ pub fn run(args: DispatchArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT);
         }
     };
-    let mut study = match dispatch_study(&args.file, &policies) {
+    let (mut study, latencies) = match dispatch_study_timed(&args.file, &policies) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -65,5 +67,22 @@ pub fn run(args: DispatchArgs) -> ExitCode {
         }
         study.ranking = Some(rank_on("orders.weighted_tardiness_s", delta, false));
     }
-    report_study(&study, args.threads, args.out.as_deref(), args.json)
+    let code = report_study(&study, args.threads, args.out.as_deref(), args.json);
+    // Wall times are not results (they vary run to run): stderr, beside the report.
+    for (label, log) in latencies {
+        let mut ms = log.lock().map(|v| v.clone()).unwrap_or_default();
+        if ms.is_empty() {
+            continue;
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+        eprintln!(
+            "{label}: {} re-plans, solver wall time median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            ms.len(),
+            at(0.5),
+            at(0.95),
+            ms[ms.len() - 1]
+        );
+    }
+    code
 }

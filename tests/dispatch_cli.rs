@@ -188,3 +188,60 @@ fn bad_policies_are_refused() {
     let out = twin(&["dispatch", &sample(), "--policies", "fifo,plann"]);
     refused(&out, &["unknown policy 'plann'", "did you mean 'plan'"]);
 }
+
+#[test]
+fn bad_reschedule_settings_are_located() {
+    let dir = scratch("reschedule");
+    let file = dir.join("plant.toml");
+    let text = std::fs::read_to_string(sample()).unwrap();
+    let frozen = "frozen = \"30min\"\n";
+    assert!(text.contains(frozen));
+    let at = format!("{}:", file.display());
+    for (what, line, needles) in [
+        (
+            "period",
+            "period = \"0s\"\n",
+            &["[reschedule] period must be > 0, got 0s"][..],
+        ),
+        (
+            "negative period",
+            "period = -5\n",
+            &["[reschedule] period: ", "is negative"][..],
+        ),
+        (
+            "deviation",
+            "deviation = 0\n",
+            &["[reschedule] deviation must be > 0"][..],
+        ),
+        (
+            "trigger",
+            "triggers = [\"breakdwn\"]\n",
+            &["unknown trigger 'breakdwn'", "did you mean 'breakdown'"][..],
+        ),
+    ] {
+        let body = text.replacen("triggers = [\"breakdown\", \"repair\"]\n", "", 1);
+        std::fs::write(&file, body.replacen(frozen, &format!("{frozen}{line}"), 1)).unwrap();
+        let out = twin(&["dispatch", file.to_str().unwrap(), "--policies", "plan,plan+resolve"]);
+        let mut n = needles.to_vec();
+        n.push(&at);
+        refused(&out, &n);
+        let _ = what;
+    }
+    // A frozen horizon longer than the plan (the sample's plan ends within three weeks).
+    std::fs::write(&file, text.replacen(frozen, "frozen = \"400d\"\n", 1)).unwrap();
+    let out = twin(&[
+        "dispatch",
+        file.to_str().unwrap(),
+        "--policies",
+        "plan,plan+resolve",
+        "--replications",
+        "2",
+    ]);
+    let line = text[..text.find(frozen).unwrap()].lines().count() + 1;
+    let located = format!("{}:{line}:", file.display());
+    refused(&out, &["[reschedule] frozen (400d", "longer than the plan", &located]);
+    // Rescheduling needs a unit plan.
+    let out = twin(&["dispatch", &sample(), "--policies", "plan,plan(lot)+resolve"]);
+    refused(&out, &["unknown policy 'plan(lot)+resolve'"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,9 +11,10 @@
 
 use std::path::Path;
 
-use twinworks_aps::plant_plan::{PlantSchedule, Split, plan_plant};
+use twinworks_aps::plant_plan::{PlantSchedule, Split, plan_plant, plant_problem};
 use twinworks_aps::prelude::{Budget, Objective, SolveOptions};
-use twinworks_dispatch::plan_factory;
+use twinworks_dispatch::{Latencies, Method, plan_factory, reschedule_factory};
+use twinworks_engine::SimTime;
 use twinworks_twins::diagnostic::LoadError;
 use twinworks_twins::prelude::*;
 use twinworks_twins::rules::{RULES, Rule, RuleError};
@@ -36,8 +37,12 @@ pub const DISPATCH_KPIS: [&str; 6] = [
 pub enum PolicySpec {
     /// Every station dispatches by this rule.
     Rule(Rule),
-    /// The APS plan of the plant's orders, executed (`plan`: unit split; `plan(lot)`).
+    /// The APS plan of the plant's orders, executed (`plan`: unit split; `plan(lot)`), shifted
+    /// right by what happens.
     Plan(Split),
+    /// The unit plan, rescheduled on the plant's `[reschedule]` triggers by affected-operations
+    /// repair (`plan+repair`) or a full re-solve (`plan+resolve`).
+    Replan(Method),
 }
 
 impl PolicySpec {
@@ -47,6 +52,8 @@ impl PolicySpec {
             PolicySpec::Rule(r) => r.label(),
             PolicySpec::Plan(Split::Unit) => "plan".into(),
             PolicySpec::Plan(Split::Lot) => "plan(lot)".into(),
+            PolicySpec::Replan(Method::Repair) => "plan+repair".into(),
+            PolicySpec::Replan(Method::Resolve) => "plan+resolve".into(),
         }
     }
 }
@@ -102,12 +109,26 @@ pub fn parse_policies(text: &str) -> Result<Vec<PolicySpec>, String> {
                 out.push(PolicySpec::Plan(Split::Lot));
                 continue;
             }
+            "plan+repair" => {
+                out.push(PolicySpec::Replan(Method::Repair));
+                continue;
+            }
+            "plan+resolve" => {
+                out.push(PolicySpec::Replan(Method::Resolve));
+                continue;
+            }
             _ => {}
         }
         match Rule::parse(p) {
             Ok(r) => out.push(PolicySpec::Rule(r)),
             Err(RuleError::Unknown(name)) => {
-                let names: Vec<&str> = RULES.iter().map(|(n, _)| *n).chain(["plan"]).collect();
+                // `plan(lot)+resolve` is one unknown name, not an unknown rule `plan`.
+                let name = if p.starts_with("plan") { p.to_string() } else { name };
+                let names: Vec<&str> = RULES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .chain(["plan", "plan(lot)", "plan+repair", "plan+resolve"])
+                    .collect();
                 let hint = twinworks_twins::diagnostic::nearest_name(&name, names.iter().copied()).map_or_else(
                     || format!("policies: {}", names.join(", ")),
                     |n| format!("did you mean '{n}'?"),
@@ -132,6 +153,15 @@ pub fn parse_policies(text: &str) -> Result<Vec<PolicySpec>, String> {
 /// The study comparing `policies` on the plant or study at `path` (a `plan` policy solves the
 /// plan here, once).
 pub fn dispatch_study(path: &Path, policies: &[PolicySpec]) -> Result<Study, DispatchError> {
+    dispatch_study_timed(path, policies).map(|(s, _)| s)
+}
+
+/// [`dispatch_study`], with the log of re-plan wall times of each rescheduling policy (by
+/// label), filled as the study runs.
+pub fn dispatch_study_timed(
+    path: &Path,
+    policies: &[PolicySpec],
+) -> Result<(Study, Vec<(String, Latencies)>), DispatchError> {
     let text = twinworks_twins::diagnostic::read_text(path)?;
     let is_study = text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("study"));
     let base = if is_study {
@@ -156,6 +186,7 @@ pub fn dispatch_study(path: &Path, policies: &[PolicySpec]) -> Result<Study, Dis
     };
     let plant = &base.variants[0].plant;
     let mut variants = Vec::new();
+    let mut latencies = Vec::new();
     for p in policies {
         let (plant, policy) = match p {
             PolicySpec::Rule(r) => (with_rule(plant, *r), None),
@@ -164,6 +195,23 @@ pub fn dispatch_study(path: &Path, policies: &[PolicySpec]) -> Result<Study, Dis
                     plan_plant(plant, *split, &plan_options()).map_err(|e| DispatchError::Plan(e.to_string()))?;
                 (plant.clone(), Some(plan_policy(plant, &schedule)?))
             }
+            PolicySpec::Replan(method) => {
+                let schedule =
+                    plan_plant(plant, Split::Unit, &plan_options()).map_err(|e| DispatchError::Plan(e.to_string()))?;
+                let span = schedule.operations.iter().map(|o| o.end).max().unwrap_or(0) as f64;
+                let frozen = plant.reschedule.frozen;
+                if frozen.secs() > span {
+                    return Err(DispatchError::Load(frozen_too_long(&base.plant_file, frozen, span)));
+                }
+                let pp = plant_problem(plant, Split::Unit).map_err(|e| DispatchError::Plan(e.to_string()))?;
+                let log = Latencies::default();
+                let cfg = Compiled::new(plant.clone());
+                let maker = reschedule_factory(&cfg, pp, &schedule, *method, log.clone())
+                    .map(PolicyMaker)
+                    .map_err(|e| DispatchError::Plan(e.to_string()))?;
+                latencies.push((p.label(), log));
+                (plant.clone(), Some(maker))
+            }
         };
         variants.push(Variant {
             name: p.label(),
@@ -171,7 +219,23 @@ pub fn dispatch_study(path: &Path, policies: &[PolicySpec]) -> Result<Study, Dis
             policy,
         });
     }
-    Ok(Study { variants, ..base })
+    Ok((Study { variants, ..base }, latencies))
+}
+
+/// The located error for a frozen horizon longer than the plan it would freeze: at the
+/// plant file's `[reschedule] frozen` (the file's start if a study variant set it).
+fn frozen_too_long(plant_file: &Path, frozen: SimTime, span_s: f64) -> LoadError {
+    let text = twinworks_twins::diagnostic::read_text(plant_file).unwrap_or_default();
+    let mut r = twinworks_twins::diagnostic::Reporter::new(plant_file, &text);
+    r.error_help(
+        twinworks_twins::plant_file::reschedule_key_span(&text, "frozen"),
+        format!(
+            "[reschedule] frozen ({frozen}) is longer than the plan it would freeze, which ends at {}",
+            SimTime::from_secs(span_s)
+        ),
+        Some("a frozen horizon keeps the start of the plan; make it shorter than the plan".into()),
+    );
+    r.into_error()
 }
 
 /// The policy executing `schedule` on `plant` (checked against it).

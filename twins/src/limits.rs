@@ -21,6 +21,8 @@ pub const MAX_PRIORITY: i64 = 1_000_000;
 pub const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// How many times faster than the wall clock a live or viewed twin may run (`--time-scale`).
 pub const MAX_TIME_SCALE: f64 = 1e6;
+/// Most tabu iterations per search slot of one re-solve (`[reschedule] iterations`).
+pub const MAX_RESCHEDULE_ITERATIONS: u64 = 10_000_000;
 
 /// Checks a `--time-scale` argument: a number in (0, [`MAX_TIME_SCALE`]].
 pub fn check_time_scale(x: f64) -> Result<f64, String> {

@@ -47,6 +47,44 @@ pub struct PlantModel {
     pub orders: Vec<Order>,
     /// Injected events at given times (`[[event]]`), in time order.
     pub disruptions: Vec<Disruption>,
+    /// When and how a plan being executed is rescheduled (`[reschedule]`).
+    pub reschedule: Reschedule,
+}
+
+/// When and how a plan being executed is rescheduled (`[reschedule]` in the plant file; the
+/// plan policies `plan+repair` and `plan+resolve` read it, plain `plan` only right-shifts).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reschedule {
+    /// Reschedule when a server breaks down.
+    pub on_breakdown: bool,
+    /// Reschedule when a server is repaired.
+    pub on_repair: bool,
+    /// Reschedule when an order is released.
+    pub on_release: bool,
+    /// Reschedule every `period` [s] (at the first event at or after each multiple).
+    pub period: Option<SimTime>,
+    /// Reschedule when an operation begins more than this late or early against the plan.
+    pub deviation: Option<SimTime>,
+    /// The frozen horizon: planned operations starting within this time from now keep their
+    /// server and order.
+    pub frozen: SimTime,
+    /// Tabu iterations per search slot of a full re-solve (the budget that keeps runs
+    /// reproducible).
+    pub iterations: u64,
+}
+
+impl Default for Reschedule {
+    fn default() -> Self {
+        Reschedule {
+            on_breakdown: true,
+            on_repair: true,
+            on_release: false,
+            period: None,
+            deviation: None,
+            frozen: SimTime::ZERO,
+            iterations: 2_000,
+        }
+    }
 }
 
 /// An event injected at a given time (what-if studies: "the mill breaks down on Wednesday").

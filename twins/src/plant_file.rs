@@ -21,6 +21,11 @@ use crate::orders_csv::read_orders_csv;
 use crate::plant::*;
 use crate::rules::{RULES, Rule, RuleValueError, rule_from_value};
 
+mod reschedule;
+
+use reschedule::RawReschedule;
+pub use reschedule::reschedule_key_span;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlant {
@@ -43,6 +48,7 @@ struct RawPlant {
     orders_csv: Option<Spanned<String>>,
     #[serde(default)]
     event: Vec<RawEvent>,
+    reschedule: Option<RawReschedule>,
 }
 
 #[derive(Deserialize)]
@@ -405,6 +411,7 @@ impl Validator {
         let disruptions = self.disruptions(&raw, &names, start.as_ref());
         let run = self.run(raw.run.as_ref());
         self.reachable(&run, raw.run.as_ref(), &sources, &orders);
+        let reschedule = self.reschedule(raw.reschedule.as_ref(), &run);
         if self.r.has_errors() {
             return None;
         }
@@ -424,6 +431,7 @@ impl Validator {
             shift_calendars,
             orders,
             disruptions,
+            reschedule,
         })
     }
 

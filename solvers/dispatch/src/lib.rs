@@ -22,5 +22,7 @@
 //! realized completion and tardiness per order, on-time %, and the fallbacks.
 
 mod plan;
+mod reschedule;
 
 pub use plan::{Adherence, PlanError, PlanPolicy, plan_factory};
+pub use reschedule::{Latencies, Method, ReschedulePolicy, reschedule_factory};

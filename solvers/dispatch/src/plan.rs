@@ -25,7 +25,7 @@ impl std::error::Error for PlanError {}
 const LOT: u32 = u32::MAX;
 
 /// (order, unit or [`LOT`], global step).
-type Key = (u32, u32, u32);
+pub(crate) type Key = (u32, u32, u32);
 
 /// One unit of an order as the policy follows it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -198,6 +198,35 @@ impl PlanPolicy {
                 q.remove(i);
             }
         }
+    }
+
+    /// Replaces the plan of every operation not yet started by `ops`: (key, station, server,
+    /// planned start [s]), in planned order. The completions it was first planned with stay
+    /// the reference of the adherence figures; start deviations count against the latest plan.
+    pub(crate) fn replace(&mut self, ops: &[(Key, u32, u32, f64)]) {
+        for q in self.seq.iter_mut().flatten() {
+            q.clear();
+        }
+        for &(key, s, k, start) in ops {
+            self.seq[s as usize][k as usize].push_back(key);
+            self.planned.insert(key, (s, k, start));
+        }
+    }
+
+    /// Where and when operation `key` is planned: (station, server, start [s]).
+    pub(crate) fn planned(&self, key: Key) -> Option<(u32, u32, f64)> {
+        self.planned.get(&key).copied()
+    }
+
+    /// The planned operations not yet started, per station and server, in planned order.
+    pub(crate) fn sequences(&self) -> &[Vec<VecDeque<Key>>] {
+        &self.seq
+    }
+
+    /// Unit `unit` of order `o`: whether it left the plant, and the last global step started.
+    pub(crate) fn unit(&self, o: u32, unit: u32) -> (bool, Option<u32>) {
+        let u = self.units[o as usize][unit as usize];
+        (u.gone, u.started)
     }
 
     /// Per order: planned and realized completion and tardiness.

@@ -175,6 +175,25 @@ pub trait DispatchPolicy: Send {
         let _ = (station, server, held);
     }
 
+    /// Server (station, server) broke down (`down`) or was repaired at `now`. An observed
+    /// outage of a whole station (a live plant's state tag) comes once per server.
+    fn availability(&mut self, now: f64, station: usize, server: usize, down: bool) {
+        let _ = (now, station, server, down);
+    }
+
+    /// Order `order` was released at `now`: its units enter the plant.
+    fn released(&mut self, now: f64, order: u32) {
+        let _ = (now, order);
+    }
+
+    /// Called after every event, at `now`: the policy may change its reservations here
+    /// (re-planning). Returns true if it did; the twin then lets every idle server look at
+    /// its queue again under the new reservations.
+    fn replan(&mut self, now: f64) -> bool {
+        let _ = now;
+        false
+    }
+
     /// Figures of the policy's own for the run's report (`policy.*` KPIs), if it keeps any.
     fn kpis(&self) -> Vec<(String, f64)> {
         Vec::new()

@@ -71,6 +71,9 @@ impl Ctx<'_, '_> {
         let ttr = f.repair.sample(&mut st.rng_repair);
         self.at(self.now + ttr, Event::Repair(s as u32, k as u32));
         self.account(s, k);
+        if self.external {
+            self.notify_availability(s, k, true);
+        }
     }
 
     pub(super) fn on_repair(&mut self, s: usize, k: usize) {
@@ -80,6 +83,9 @@ impl Ctx<'_, '_> {
             .expect("only stations with failures are repaired");
         let since = self.st[s].servers[k].down_since;
         self.row(TraceKind::Down, s, k, None, since, self.now, self.now);
+        if self.external {
+            self.notify_availability(s, k, false);
+        }
         if self.st[s].servers[k].retiring {
             self.st[s].servers[k].down = false;
             self.retire(s, k);

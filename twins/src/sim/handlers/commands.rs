@@ -35,6 +35,9 @@ impl Ctx<'_, '_> {
                 let outage = down || self.now < self.st[s].outage_until;
                 let off = self.st[s].off_shift;
                 self.set_station(s, off, outage);
+                for k in 0..self.st[s].servers.len() {
+                    self.notify_availability(s, k, down);
+                }
             }
             Command::SetSpeed { station, speed } => {
                 if let Some(st) = self.st.get_mut(station as usize)

@@ -638,6 +638,9 @@ impl Ctx<'_, '_> {
     }
 
     pub(super) fn on_release(&mut self, o: usize) {
+        if let Policy::External(p) = &mut *self.policy {
+            p.released(self.now, o as u32);
+        }
         let order = &self.cfg.plant.orders[o];
         for unit in 0..order.quantity {
             let part = self.new_part(order.product as u16, o as u32, unit);

@@ -186,6 +186,31 @@ impl Ctx<'_, '_> {
             Event::Disruption(i) => self.on_disruption(i as usize),
             Event::OutageEnd(st) => self.on_outage_end(st as usize),
         }
+        if self.external {
+            self.poll_policy();
+        }
+    }
+
+    /// After an event under an external policy: if it re-planned, every idle server looks at
+    /// its queue again (its reservation may now name a part that is waiting).
+    #[inline(never)]
+    fn poll_policy(&mut self) {
+        let now = self.now;
+        let Policy::External(p) = &mut *self.policy else { return };
+        if p.replan(now) {
+            for s in 0..self.st.len() {
+                for k in 0..self.st[s].servers.len() {
+                    self.pull(s, k);
+                }
+            }
+        }
+    }
+
+    /// Tells an external policy that server (s, k) went down or came back.
+    fn notify_availability(&mut self, s: usize, k: usize, down: bool) {
+        if let Policy::External(p) = &mut *self.policy {
+            p.availability(self.now, s, k, down);
+        }
     }
 
     #[inline]
