@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use twinworks_adapters::dispatch_list::{DispatchOptions, DispatchTarget};
 use twinworks_adapters::io::{Drivers, REPORT_CAPACITY, Report};
 use twinworks_adapters::live::{LiveOptions, run_live};
 use twinworks_adapters::tagmap::{TagMap, load_tag_map};
 use twinworks_adapters::writeback::{AuditLog, Outcome, WriteBack};
 use twinworks_engine::parse_duration;
 use twinworks_twins::prelude::*;
+use twinworks_twins::rules::{RULES, Rule, RuleError};
 
 use crate::{EXIT_INPUT, EXIT_RUN};
 
@@ -47,6 +49,21 @@ pub struct LiveArgs {
     /// opened only when the tag map publishes.
     #[arg(long, default_value = "publish-audit.jsonl")]
     publish_audit: PathBuf,
+    /// Send dispatch lists to the shop floor under this rule (`atcs`, `edd`, `atc(k=3)`, ...):
+    /// at start, and whenever a station is observed going down or coming back or an order is
+    /// released, from a look-ahead of the mirror with mean times.
+    #[arg(long)]
+    dispatch: Option<String>,
+    /// Where dispatch lists go: `mqtt` (retained, QoS 1, `{publish_prefix}/dispatch/{station}`
+    /// of the tag map's MQTT connections) or a JSON file path.
+    #[arg(long, requires = "dispatch")]
+    publish_dispatch: Option<String>,
+    /// Operations per station in a dispatch list.
+    #[arg(long, default_value_t = 5)]
+    dispatch_ops: usize,
+    /// How far the dispatch look-ahead runs at most (twin time).
+    #[arg(long, default_value = "7d")]
+    dispatch_horizon: String,
 }
 
 #[derive(Args)]
@@ -150,6 +167,37 @@ fn load_both(plant: &std::path::Path, tags: &std::path::Path) -> Result<(PlantMo
     Ok((plant, map))
 }
 
+/// `--dispatch`, `--publish-dispatch`, `--dispatch-ops`, `--dispatch-horizon`, checked.
+fn dispatch_options(args: &LiveArgs) -> Result<Option<DispatchOptions>, String> {
+    let Some(text) = &args.dispatch else { return Ok(None) };
+    let rule = Rule::parse(text).map_err(|e| match e {
+        RuleError::Unknown(name) => {
+            let hint = twinworks_twins::diagnostic::nearest_name(&name, RULES.iter().map(|(n, _)| *n))
+                .map_or_else(String::new, |n| format!("; did you mean '{n}'?"));
+            format!("--dispatch: unknown dispatching rule '{name}'{hint}")
+        }
+        e => format!("--dispatch: {e}"),
+    })?;
+    let target = match args.publish_dispatch.as_deref() {
+        None => return Err("--dispatch needs --publish-dispatch mqtt|FILE".into()),
+        Some("mqtt") => DispatchTarget::Mqtt,
+        Some(path) => DispatchTarget::File(PathBuf::from(path)),
+    };
+    if !(1..=10_000).contains(&args.dispatch_ops) {
+        return Err(format!(
+            "--dispatch-ops must be in 1..=10000, got {}",
+            args.dispatch_ops
+        ));
+    }
+    let horizon = duration_arg(&args.dispatch_horizon, "dispatch-horizon")?;
+    Ok(Some(DispatchOptions {
+        rule,
+        per_station: args.dispatch_ops,
+        horizon_s: horizon.as_secs_f64(),
+        target,
+    }))
+}
+
 pub fn live(args: LiveArgs) -> ExitCode {
     let (plant, map) = match load_both(&args.plant, &args.tags) {
         Ok(x) => x,
@@ -167,6 +215,7 @@ pub fn live(args: LiveArgs) -> ExitCode {
                 .transpose()?,
             seed: args.seed,
             publish_audit: Some(args.publish_audit.clone()),
+            dispatch: dispatch_options(&args)?,
             ..LiveOptions::default()
         })
     })();
@@ -177,6 +226,18 @@ pub fn live(args: LiveArgs) -> ExitCode {
             return ExitCode::from(EXIT_INPUT);
         }
     };
+    if opts.dispatch.as_ref().is_some_and(|d| d.target == DispatchTarget::Mqtt)
+        && !map.connections.iter().any(|c| match c {
+            twinworks_adapters::tagmap::Connection::Mqtt(m) => m.publish_prefix.is_some(),
+            _ => false,
+        })
+    {
+        eprintln!(
+            "error: --publish-dispatch mqtt: the tag map {} has no [[mqtt]] connection with a publish_prefix; dispatch lists over MQTT need an [[mqtt]] connection with a publish_prefix",
+            args.tags.display()
+        );
+        return ExitCode::from(EXIT_INPUT);
+    }
     let json = args.json;
     let rt = runtime();
     let res = rt.block_on(async {

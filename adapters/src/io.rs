@@ -113,6 +113,8 @@ pub enum Request {
         topic: String,
         /// Payload.
         payload: Vec<u8>,
+        /// The broker keeps it as the topic's last message.
+        retain: bool,
     },
 }
 
@@ -154,6 +156,8 @@ pub struct PublishRecord {
     pub bytes: usize,
     /// Whether the driver took it (`false`: its queue was full and the message was dropped).
     pub queued: bool,
+    /// Whether the broker retains it.
+    pub retain: bool,
 }
 
 /// Routes requests to the drivers. Cheap to clone.
@@ -232,6 +236,18 @@ impl Drivers {
         self.publish_audit = Some(Arc::new(std::sync::Mutex::new(log)));
     }
 
+    /// Appends `record` to the publish audit, if there is one (information that left the
+    /// twin other than by an MQTT publish: a dispatch list written to a file).
+    pub fn audit(&self, record: &impl serde::Serialize) -> std::io::Result<()> {
+        match &self.publish_audit {
+            Some(log) => log
+                .lock()
+                .map_err(|_| std::io::Error::other("publish audit poisoned"))?
+                .append(record),
+            None => Ok(()),
+        }
+    }
+
     /// The counters of connection `ci` (index into the tag map's connections).
     pub fn stats(&self, ci: usize) -> &ConnStats {
         &self.stats[ci]
@@ -300,6 +316,12 @@ impl Drivers {
     /// messages during broker outages). With a publish audit ([`Drivers::audit_publishes`])
     /// every message is recorded, taken or dropped; `Err` when the audit cannot be written.
     pub fn publish(&self, requester: &str, suffix: &str, payload: &[u8]) -> std::io::Result<usize> {
+        self.publish_with(requester, suffix, payload, false)
+    }
+
+    /// [`Drivers::publish`], retained by the broker when `retain` (a subscriber that connects
+    /// later gets the last message on the topic first: dispatch lists).
+    pub fn publish_with(&self, requester: &str, suffix: &str, payload: &[u8], retain: bool) -> std::io::Result<usize> {
         let mut n = 0;
         for (ci, c) in self.map.connections.iter().enumerate() {
             if let (Connection::Mqtt(m), Some(tx)) = (c, &self.senders[ci])
@@ -310,6 +332,7 @@ impl Drivers {
                     .try_send(Request::Publish {
                         topic: topic.clone(),
                         payload: payload.to_vec(),
+                        retain,
                     })
                     .is_ok();
                 n += queued as usize;
@@ -322,6 +345,7 @@ impl Drivers {
                         topic,
                         bytes: payload.len(),
                         queued,
+                        retain,
                     };
                     log.lock()
                         .map_err(|_| std::io::Error::other("publish audit poisoned"))?

@@ -8,6 +8,8 @@
 //! - [`guard`] and [`writeback`]: the checks every setpoint passes, the audit log, dry-run,
 //!   read-back and the watchdog;
 //! - [`live`]: the live mirror (observations drive the twin; divergence counted; stale marking);
+//! - [`dispatch_list`]: dispatch lists for the shop floor, from a look-ahead fork of the mirror,
+//!   whenever the plant changes (MQTT retained, or a JSON file; audited);
 //! - [`virtual_plant`]: a simulated plant served over OPC UA and Modbus in real time.
 //!
 //! ## Invariants
@@ -16,6 +18,7 @@
 //! [`writeback::WriteBack`], and every request it sees is in the audit log before it answers.
 //! The viewer does not depend on this crate: it reads [`twinworks_twins::snapshot`]s.
 
+pub mod dispatch_list;
 pub mod guard;
 pub mod io;
 pub mod live;

@@ -31,6 +31,7 @@ use twinworks_twins::sim::StationState;
 use twinworks_twins::sim::{Command, Compiled, Twin, build_twin};
 use twinworks_twins::snapshot::{Alarm, AlarmKind, PlantSnapshot, alarms_between, take};
 
+use crate::dispatch_list::{DispatchOptions, DispatchTarget, Dispatcher, Trigger};
 use crate::io::{Drivers, Observation, Quality, REPORT_CAPACITY, Report};
 use crate::tagmap::{Connection, TagMap};
 use crate::writeback::{AuditLog, Freshness};
@@ -52,6 +53,8 @@ pub struct LiveOptions {
     /// [`crate::io::PublishRecord`]); opened only when the tag map publishes. `None`: a tag map
     /// that publishes is refused, since nothing leaves unaudited.
     pub publish_audit: Option<std::path::PathBuf>,
+    /// Dispatch lists sent to the shop floor when the plant changes (`crate::dispatch_list`).
+    pub dispatch: Option<DispatchOptions>,
 }
 
 impl Default for LiveOptions {
@@ -63,6 +66,7 @@ impl Default for LiveOptions {
             duration: None,
             seed: 1,
             publish_audit: None,
+            dispatch: None,
         }
     }
 }
@@ -110,6 +114,12 @@ pub struct Mirror {
     observed: Vec<BTreeMap<String, f64>>,
     alarms: Vec<Alarm>,
     prev: Option<PlantSnapshot>,
+    /// Per station: since when (twin time) the plant holds it down.
+    down_since: Vec<Option<f64>>,
+    /// Per order: released in the twin already.
+    released: Vec<bool>,
+    /// Changes of the plant not yet answered with a dispatch list.
+    triggers: Vec<Trigger>,
     latency: Tally,
     /// Counters.
     pub stats: LiveStats,
@@ -126,6 +136,7 @@ impl Mirror {
         }
         let n = map.tags.len();
         let stations = plant.stations.len();
+        let released = plant.orders.iter().map(|o| o.release.secs() <= 0.0).collect();
         Mirror {
             twin: build_twin(Arc::new(Compiled::new(plant)), seed),
             latest: vec![None; n],
@@ -138,6 +149,9 @@ impl Mirror {
             observed: vec![BTreeMap::new(); stations],
             alarms: Vec::new(),
             prev: None,
+            down_since: vec![None; stations],
+            released,
+            triggers: Vec::new(),
             latency: Tally::with_quantiles(),
             stats: LiveStats::default(),
             map,
@@ -236,6 +250,16 @@ impl Mirror {
                         // own to contradict: only a prediction of the twin's can diverge.
                         let twin_down = st.state == StationState::Down;
                         let was_held = std::mem::replace(&mut self.held[s], down);
+                        if was_held != down {
+                            let now = self.twin.now().secs();
+                            self.down_since[s] = down.then_some(now);
+                            self.triggers.push(Trigger {
+                                kind: if down { "breakdown" } else { "repair" },
+                                station: Some(name.clone()),
+                                order: None,
+                                time_s: now,
+                            });
+                        }
                         if !was_held && down != twin_down {
                             let msg = format!(
                                 "plant reports {} (value {}), twin had {}",
@@ -274,6 +298,32 @@ impl Mirror {
         }
         let t = t.max(self.twin.now().secs());
         self.twin.run_until(SimTime::from_secs(t));
+        let orders = &self.twin.model.cfg.plant.orders;
+        for (o, done) in self.released.iter_mut().enumerate() {
+            if !*done && orders[o].release.secs() <= t {
+                *done = true;
+                self.triggers.push(Trigger {
+                    kind: "order",
+                    station: None,
+                    order: Some(orders[o].id.clone()),
+                    time_s: orders[o].release.secs(),
+                });
+            }
+        }
+    }
+
+    /// The plant's changes since the last call (breakdowns, repairs, released orders).
+    pub fn take_triggers(&mut self) -> Vec<Trigger> {
+        std::mem::take(&mut self.triggers)
+    }
+
+    /// The stations the plant holds down, with since when [s of twin time].
+    pub fn held_down(&self) -> Vec<(usize, f64)> {
+        self.down_since
+            .iter()
+            .enumerate()
+            .filter_map(|(s, d)| d.map(|t| (s, t)))
+            .collect()
     }
 
     /// Whether tag `i` is stale now.
@@ -368,10 +418,13 @@ pub async fn run_live(
             _ => None,
         })
         .min();
-    let audit = match (publish_every, &opts.publish_audit) {
-        (None, _) => None,
-        (Some(_), None) => return Err("the tag map publishes, but no publish audit file is given".into()),
-        (Some(_), Some(p)) => Some(AuditLog::open(p).map_err(|e| format!("publish audit {}: {e}", p.display()))?),
+    if opts.dispatch.as_ref().is_some_and(|d| d.target == DispatchTarget::Mqtt) && publish_every.is_none() {
+        return Err("dispatch lists over MQTT need an [[mqtt]] connection with a publish_prefix in the tag map".into());
+    }
+    let audit = match (publish_every.is_some() || opts.dispatch.is_some(), &opts.publish_audit) {
+        (false, _) => None,
+        (true, None) => return Err("the tag map publishes, but no publish audit file is given".into()),
+        (true, Some(p)) => Some(AuditLog::open(p).map_err(|e| format!("publish audit {}: {e}", p.display()))?),
     };
     let (tx, mut rx) = mpsc::channel(REPORT_CAPACITY);
     let mut drivers = Drivers::start(map.clone(), tx);
@@ -380,6 +433,20 @@ pub async fn run_live(
     }
     let mut next_publish = Instant::now();
     let mut m = Mirror::new(plant, map, opts.seed);
+    let mut dispatcher = opts
+        .dispatch
+        .clone()
+        .map(|d| Dispatcher::new(&m.twin.model.cfg.plant.clone(), plant, d));
+    if let Some(d) = &mut dispatcher {
+        let start = Trigger {
+            kind: "start",
+            station: None,
+            order: None,
+            time_s: 0.0,
+        };
+        let held = m.held_down();
+        d.send(&mut m.twin, &held, start, &drivers)?;
+    }
     let start = Instant::now();
     let mut tick = tokio::time::interval(opts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -403,6 +470,12 @@ pub async fn run_live(
         }
         let elapsed = start.elapsed();
         m.advance_to(elapsed.as_secs_f64() * opts.time_scale);
+        if let Some(d) = &mut dispatcher {
+            for t in m.take_triggers() {
+                let held = m.held_down();
+                d.send(&mut m.twin, &held, t, &drivers)?;
+            }
+        }
         let now = Instant::now();
         let publish = publish_every.is_some_and(|_| now >= next_publish);
         if now >= next_snapshot || publish {

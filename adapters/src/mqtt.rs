@@ -36,13 +36,14 @@ pub fn topic_matches(filter: &str, topic: &str) -> bool {
     }
 }
 
-/// A message: topic and payload.
-pub type Message = (String, Vec<u8>);
+/// A message: topic, payload, and whether the broker retains it (the last one on the topic is
+/// what a subscriber gets first).
+pub type Message = (String, Vec<u8>, bool);
 
 /// A bounded FIFO that drops its oldest entry when full.
 #[derive(Debug)]
 pub struct Outbox {
-    queue: VecDeque<(String, Vec<u8>)>,
+    queue: VecDeque<Message>,
     cap: usize,
 }
 
@@ -56,7 +57,7 @@ impl Outbox {
     }
 
     /// Adds a message at the back; returns whether the oldest was dropped to make room.
-    pub fn push(&mut self, m: (String, Vec<u8>)) -> bool {
+    pub fn push(&mut self, m: Message) -> bool {
         let dropped = self.queue.len() >= self.cap;
         if dropped {
             self.queue.pop_front();
@@ -66,7 +67,7 @@ impl Outbox {
     }
 
     /// Puts messages back at the front (in their order), dropping from the back beyond capacity.
-    pub fn requeue(&mut self, ms: impl DoubleEndedIterator<Item = (String, Vec<u8>)>) -> u64 {
+    pub fn requeue(&mut self, ms: impl DoubleEndedIterator<Item = Message>) -> u64 {
         for m in ms.rev() {
             self.queue.push_front(m);
         }
@@ -79,7 +80,7 @@ impl Outbox {
     }
 
     /// Takes the oldest message.
-    pub fn pop(&mut self) -> Option<(String, Vec<u8>)> {
+    pub fn pop(&mut self) -> Option<Message> {
         self.queue.pop_front()
     }
 
@@ -162,7 +163,7 @@ pub async fn run_client(
         // Move waiting messages into the client while connected (bounded in flight).
         while connected && inflight.len() < 64 {
             let Some(m) = outbox.pop() else { break };
-            match client.try_publish(m.0.clone(), QoS::AtLeastOnce, false, m.1.clone()) {
+            match client.try_publish(m.0.clone(), QoS::AtLeastOnce, m.2, m.1.clone()) {
                 Ok(()) => inflight.push_back((None, m)),
                 Err(_) => {
                     outbox.requeue(std::iter::once(m));
@@ -179,8 +180,8 @@ pub async fn run_client(
         tokio::select! {
             req = rx.recv() => match req {
                 None => { let _ = client.try_disconnect(); return; }
-                Some(Request::Publish { topic, payload }) => {
-                    if outbox.push((topic, payload)) {
+                Some(Request::Publish { topic, payload, retain }) => {
+                    if outbox.push((topic, payload, retain)) {
                         ConnStats::add(&stats.dropped_publishes, 1);
                     }
                 }
@@ -242,7 +243,7 @@ pub async fn run_client(
                     }
                     connected = false;
                     // Unacknowledged messages go back to the front of the outbox.
-                    let back: Vec<(String, Vec<u8>)> = inflight.drain(..).map(|(_, m)| m).collect();
+                    let back: Vec<Message> = inflight.drain(..).map(|(_, m)| m).collect();
                     let d = outbox.requeue(back.into_iter());
                     ConnStats::add(&stats.dropped_publishes, d);
                     // rumqttc would send its own copies of these after a reconnect only with a
@@ -273,9 +274,9 @@ mod tests {
     fn outbox_is_bounded_and_keeps_order() {
         let mut o = Outbox::new(3);
         for i in 0..3 {
-            assert!(!o.push((format!("t{i}"), vec![])));
+            assert!(!o.push((format!("t{i}"), vec![], false)));
         }
-        assert!(o.push(("t3".into(), vec![])));
+        assert!(o.push(("t3".into(), vec![], true)));
         let a = o.pop().unwrap();
         assert_eq!(a.0, "t1");
         assert_eq!(o.requeue(vec![a].into_iter()), 0);

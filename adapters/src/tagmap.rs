@@ -16,7 +16,15 @@ use twinworks_twins::diagnostic::{LoadError, Reporter, read_text};
 
 /// Twin fields a tag can feed. `state`, `parts_done` and `speed` change the simulation; the
 /// others are observed values shown beside the station (and used by optimizers later).
-pub const FIELDS: [&str; 6] = ["state", "parts_done", "speed", "temperature", "power", "permissive"];
+pub const FIELDS: [&str; 7] = [
+    "state",
+    "parts_done",
+    "speed",
+    "temperature",
+    "power",
+    "permissive",
+    "hold",
+];
 
 /// A connection to the plant.
 #[derive(Clone, Debug, PartialEq)]

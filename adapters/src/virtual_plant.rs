@@ -13,11 +13,12 @@
 //! | `Speed` | Double | read/write | speed factor (1 = nominal); a write changes the simulation |
 //! | `Temperature` | Double | read | °C, first-order model: 25 idle → 25 + 45 × speed when busy, τ = 300 s |
 //! | `RemoteEnabled` | Boolean | read/write | permissive for remote setpoints |
+//! | `Hold` | Boolean | read/write | true holds the station down (a breakdown at the plant, for tests and demos) until set false |
 //!
 //! Modbus map, station `i` (0-based, plant-file order), unit 1 (any unit id answers):
 //! input registers `10i` State (u16), `10i+1` PartsDone (u32, big-endian words),
 //! `10i+3` Temperature (f32, big-endian words); holding registers `10i` Speed (f32, big-endian,
-//! writable); coil `i` RemoteEnabled (writable).
+//! writable); coil `i` RemoteEnabled (writable); coil `n + i` Hold (writable; `n` stations).
 //!
 //! `--extra-tags N` adds N Double variables `Bench.<k>` that change at `--extra-rate` Hz (for
 //! the ingest benchmark). The tag map written by `--write-tags` matches all of this.
@@ -118,12 +119,13 @@ pub fn tag_map_text(
         let _ = writeln!(t, "\n[[modbus]]\nname = \"plant-modbus\"\naddress = \"{a}\"");
     }
     // Per station: (variable, twin field, Modbus register kind, offset, type, writable).
-    const VARS: [(&str, &str, &str, usize, &str); 5] = [
+    const VARS: [(&str, &str, &str, usize, &str); 6] = [
         ("State", "state", "input", 0, "u16"),
         ("PartsDone", "parts_done", "input", 1, "u32"),
         ("Temperature", "temperature", "input", 3, "f32"),
         ("RemoteEnabled", "permissive", "coil", 0, "bool"),
         ("Speed", "speed", "holding", 0, "f32"),
+        ("Hold", "hold", "coil", 0, "bool"),
     ];
     for (i, s) in plant.stations.iter().enumerate() {
         let n = &s.name;
@@ -133,7 +135,12 @@ pub fn tag_map_text(
                 let _ = writeln!(t, "source = \"plant-opcua\"\nnode = \"ns={ns};s={n}.{var}\"");
             } else {
                 // Coils are numbered by station, registers in blocks of 10 per station.
-                let address = if register == "coil" { i } else { i * 10 + offset };
+                let n_st = plant.stations.len();
+                let address = match (register, var) {
+                    ("coil", "Hold") => n_st + i,
+                    ("coil", _) => i,
+                    _ => i * 10 + offset,
+                };
                 let _ = writeln!(
                     t,
                     "source = \"plant-modbus\"\nregister = \"{register}\"\naddress = {address}\ntype = \"{ty}\"\ninterval = \"200ms\""
@@ -145,6 +152,9 @@ pub fn tag_map_text(
                     t,
                     "write = {{ min = 0.5, max = 1.5, max_rate = 0.5, permissive = \"{n}.RemoteEnabled\", safe_value = 1.0, watchdog = \"30s\" }}"
                 );
+            }
+            if var == "Hold" {
+                let _ = writeln!(t, "write = {{ min = 0, max = 1, permissive = \"{n}.RemoteEnabled\" }}");
             }
         }
     }
@@ -165,6 +175,7 @@ struct StationNodes {
     speed: NodeId,
     temp: NodeId,
     remote: NodeId,
+    hold: NodeId,
 }
 
 /// Runs the virtual plant until `opts.duration` or `stop`. `ready` receives the bound addresses
@@ -259,6 +270,7 @@ pub async fn serve_plant(
                     speed: var("Speed"),
                     temp: var("Temperature"),
                     remote: var("RemoteEnabled"),
+                    hold: var("Hold"),
                 };
                 VariableBuilder::new(&sn.state, "State", "State")
                     .data_type(DataTypeId::Int32)
@@ -284,6 +296,12 @@ pub async fn serve_plant(
                 VariableBuilder::new(&sn.remote, "RemoteEnabled", "RemoteEnabled")
                     .data_type(DataTypeId::Boolean)
                     .value(true)
+                    .organized_by(&folder)
+                    .writable()
+                    .insert(&mut *space);
+                VariableBuilder::new(&sn.hold, "Hold", "Hold")
+                    .data_type(DataTypeId::Boolean)
+                    .value(false)
                     .organized_by(&folder)
                     .writable()
                     .insert(&mut *space);
@@ -352,6 +370,7 @@ pub async fn serve_plant(
     let start = Instant::now();
     let mut temps = vec![25.0f64; n];
     let mut speeds = vec![1.0f64; n];
+    let mut holds = vec![false; n];
     let mut last_t = 0.0;
     let mut tick = tokio::time::interval(opts.update);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -414,6 +433,28 @@ pub async fn serve_plant(
                         });
                     }
                 }
+            }
+        }
+        // Holds: the OPC UA node or the Modbus coil, whichever says hold.
+        for (i, held) in holds.iter_mut().enumerate() {
+            let mut hold = bank.lock().unwrap().coils.get(n + i).copied().unwrap_or(false);
+            if let Some((manager, _, nodes, _)) = &opc
+                && let Some(NodeType::Variable(v)) = manager.address_space().read().find(&nodes[i].hold)
+            {
+                let dv = v.value(
+                    TimestampsToReturn::Neither,
+                    &NumericRange::None,
+                    &DataEncoding::Binary,
+                    0.0,
+                );
+                hold |= dv.value.as_ref().and_then(variant_f64).is_some_and(|x| x != 0.0);
+            }
+            if hold != *held {
+                *held = hold;
+                twin.model.commands.push(Command::SetDown {
+                    station: i as u32,
+                    down: hold,
+                });
             }
         }
         let t = start.elapsed().as_secs_f64() * opts.time_scale;

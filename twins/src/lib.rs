@@ -29,6 +29,7 @@ pub mod diagnostic;
 pub mod dist_spec;
 pub mod kpi;
 pub mod limits;
+pub mod lookahead;
 pub mod orders_csv;
 pub mod plant;
 pub mod plant_file;

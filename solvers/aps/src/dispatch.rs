@@ -70,6 +70,32 @@ impl FromStr for Rule {
     }
 }
 
+/// The schedule Giffler–Thompson is building.
+struct Partial {
+    /// Per op: its machine; per machine: its sequence, when it is free, its last op.
+    mach: Vec<u32>,
+    seq: Vec<Vec<u32>>,
+    mach_ready: Vec<Time>,
+    mach_last: Vec<u32>,
+    /// Per job: when it is free, its next unscheduled op (NONE when done), ops left.
+    job_ready: Vec<Time>,
+    next: Vec<u32>,
+    ops_left: Vec<u32>,
+}
+
+impl Partial {
+    /// Schedules `op` of job `j` on machine `m`, ending at `end`.
+    fn place(&mut self, inst: &Instance, j: usize, op: u32, m: u32, end: Time) {
+        self.mach[op as usize] = m;
+        self.seq[m as usize].push(op);
+        self.mach_ready[m as usize] = end;
+        self.mach_last[m as usize] = op;
+        self.job_ready[j] = end;
+        self.next[j] = inst.js[op as usize];
+        self.ops_left[j] -= 1;
+    }
+}
+
 /// Builds a schedule with Giffler–Thompson and `rule`; `noise` in `[0, 1)`
 /// randomly perturbs priorities (0 = pure rule), so restarts can start from
 /// different but still sensible schedules.
@@ -106,7 +132,7 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
         next.push(first);
         ops_left.push(count);
     }
-    let mut job_ready: Vec<Time> = (0..jobs)
+    let job_ready: Vec<Time> = (0..jobs)
         .map(|j| {
             let f = next[j];
             if f == crate::graph::NONE {
@@ -116,10 +142,15 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
             }
         })
         .collect();
-    let mut mach_ready = inst.ready.clone();
-    let mut mach_last = vec![crate::graph::NONE; inst.machines];
-    let mut mach = vec![0u32; n];
-    let mut seq: Vec<Vec<u32>> = vec![Vec::new(); inst.machines];
+    let mut b = Partial {
+        mach_ready: inst.ready.clone(),
+        mach_last: vec![crate::graph::NONE; inst.machines],
+        mach: vec![0u32; n],
+        seq: vec![Vec::new(); inst.machines],
+        job_ready,
+        next,
+        ops_left,
+    };
     let est = |op: u32, m: u32, job_ready: Time, mach_ready: &[Time], mach_last: &[u32]| {
         let last = mach_last[m as usize];
         if last == crate::graph::NONE {
@@ -131,28 +162,22 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
     // Pinned operations first, as listed (job order; machine order): they head their machines.
     for &op in &inst.pinned_order {
         let j = inst.job_of[op as usize] as usize;
-        debug_assert_eq!(next[j], op, "a pin's job predecessors are pinned before it");
+        debug_assert_eq!(b.next[j], op, "a pin's job predecessors are pinned before it");
         let (m, p) = inst.alternatives(op as usize)[0];
-        let c = est(op, m, job_ready[j], &mach_ready, &mach_last) + p;
-        mach[op as usize] = m;
-        seq[m as usize].push(op);
-        mach_ready[m as usize] = c;
-        mach_last[m as usize] = op;
-        job_ready[j] = c;
-        next[j] = inst.js[op as usize];
-        ops_left[j] -= 1;
+        let c = est(op, m, b.job_ready[j], &b.mach_ready, &b.mach_last) + p;
+        b.place(inst, j, op, m, c);
     }
     for _ in inst.pinned_order.len()..n {
         // Earliest completion over all schedulable (op, machine) pairs.
         let mut c_star = Time::MAX;
         let mut m_star = 0u32;
         for j in 0..jobs {
-            let op = next[j];
+            let op = b.next[j];
             if op == crate::graph::NONE {
                 continue;
             }
             for &(m, p) in inst.alternatives(op as usize) {
-                let c = est(op, m, job_ready[j], &mach_ready, &mach_last) + p;
+                let c = est(op, m, b.job_ready[j], &b.mach_ready, &b.mach_last) + p;
                 if c < c_star {
                     c_star = c;
                     m_star = m;
@@ -163,14 +188,14 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
         let mut best_key = f64::INFINITY;
         let mut pick = usize::MAX;
         for j in 0..jobs {
-            let op = next[j];
+            let op = b.next[j];
             if op == crate::graph::NONE {
                 continue;
             }
             let Some(p) = inst.duration_on(op as usize, m_star) else {
                 continue;
             };
-            let s = est(op, m_star, job_ready[j], &mach_ready, &mach_last);
+            let s = est(op, m_star, b.job_ready[j], &b.mach_ready, &b.mach_last);
             if s >= c_star && !(p == 0 && s == c_star) {
                 continue;
             }
@@ -189,7 +214,7 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
                 Rule::Lpt => shared(rules::Rule::Lpt),
                 Rule::Mwkr => shared(rules::Rule::Mwkr),
                 Rule::Lwkr => shared(rules::Rule::Lwkr),
-                Rule::Mopnr => -(ops_left[j] as f64),
+                Rule::Mopnr => -(b.ops_left[j] as f64),
                 Rule::Edd => shared(rules::Rule::Edd),
                 Rule::Fifo => s as f64,
                 Rule::Random => rng.unit(),
@@ -205,26 +230,20 @@ pub(crate) fn giffler_thompson(inst: &Instance, rule: Rule, noise: f64, rng: &mu
             }
         }
         debug_assert!(pick != usize::MAX, "conflict set contains the C* operation");
-        let op = next[pick];
+        let op = b.next[pick];
         // Earliest-completion machine for the picked op; ties keep m*.
         let mut m_best = m_star;
         let mut c_best = Time::MAX;
         for &(m, p) in inst.alternatives(op as usize) {
-            let c = est(op, m, job_ready[pick], &mach_ready, &mach_last) + p;
+            let c = est(op, m, b.job_ready[pick], &b.mach_ready, &b.mach_last) + p;
             if c < c_best || (c == c_best && m == m_star) {
                 c_best = c;
                 m_best = m;
             }
         }
-        mach[op as usize] = m_best;
-        seq[m_best as usize].push(op);
-        mach_ready[m_best as usize] = c_best;
-        mach_last[m_best as usize] = op;
-        job_ready[pick] = c_best;
-        next[pick] = inst.js[op as usize];
-        ops_left[pick] -= 1;
+        b.place(inst, pick, op, m_best, c_best);
     }
-    let mut g = Graph::new(inst, mach, seq);
+    let mut g = Graph::new(inst, b.mach, b.seq);
     let ok = g.evaluate(inst);
     debug_assert!(ok, "a dispatched schedule is acyclic");
     g

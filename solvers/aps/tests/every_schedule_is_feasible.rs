@@ -6,49 +6,11 @@ use proptest::prelude::*;
 use twinworks_aps::milp::MilpError;
 use twinworks_aps::prelude::*;
 
+#[path = "support/problems.rs"]
+mod problems;
+
 fn arb_problem() -> impl Strategy<Value = Problem> {
-    (1usize..=4, 1usize..=5, 1usize..=3, any::<bool>(), any::<bool>()).prop_flat_map(
-        |(machines, jobs, families, flexible, with_setups)| {
-            let alt_count = if flexible { 1..=machines } else { 1..=1 };
-            let op = (
-                proptest::sample::subsequence((0..machines).collect::<Vec<_>>(), alt_count),
-                proptest::collection::vec(0i64..10, machines),
-                0..families,
-            )
-                .prop_map(|(ms, ds, family)| Operation {
-                    alternatives: ms
-                        .into_iter()
-                        .map(|m| Alternative {
-                            machine: m,
-                            duration: ds[m],
-                        })
-                        .collect(),
-                    family,
-                });
-            let job = (
-                proptest::collection::vec(op, 1..=4),
-                0i64..15,
-                proptest::option::of(0i64..40),
-                0i64..4,
-            )
-                .prop_map(|(operations, release, due, weight)| Job {
-                    operations,
-                    release,
-                    due,
-                    weight,
-                });
-            let setups = proptest::collection::vec(0i64..6, machines * families * families);
-            (proptest::collection::vec(job, jobs), setups).prop_map(move |(jobs, times)| Problem {
-                name: "random".into(),
-                machines,
-                jobs,
-                setups: with_setups.then_some(SetupMatrix { families, times }),
-                machine_ready: Vec::new(),
-                initial_family: Vec::new(),
-                pinned: Vec::new(),
-            })
-        },
-    )
+    problems::arb_problem(1..=5, false)
 }
 
 proptest! {

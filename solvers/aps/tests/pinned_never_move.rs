@@ -11,52 +11,11 @@ use twinworks_aps::problem::Pinned;
 use twinworks_aps::schedule::ScheduledOperation;
 use twinworks_aps::solve::{repair, solve_from};
 
+#[path = "support/problems.rs"]
+mod problems;
+
 fn arb_problem() -> impl Strategy<Value = Problem> {
-    (1usize..=4, 2usize..=6, 1usize..=3, any::<bool>()).prop_flat_map(|(machines, jobs, families, flexible)| {
-        let alt_count = if flexible { 1..=machines } else { 1..=1 };
-        let op = (
-            proptest::sample::subsequence((0..machines).collect::<Vec<_>>(), alt_count),
-            proptest::collection::vec(0i64..10, machines),
-            0..families,
-        )
-            .prop_map(|(ms, ds, family)| Operation {
-                alternatives: ms
-                    .into_iter()
-                    .map(|m| Alternative {
-                        machine: m,
-                        duration: ds[m],
-                    })
-                    .collect(),
-                family,
-            });
-        let job = (
-            proptest::collection::vec(op, 1..=4),
-            0i64..15,
-            proptest::option::of(0i64..40),
-            0i64..4,
-        )
-            .prop_map(|(operations, release, due, weight)| Job {
-                operations,
-                release,
-                due,
-                weight,
-            });
-        (
-            proptest::collection::vec(job, jobs),
-            proptest::collection::vec(0i64..6, machines * families * families),
-            proptest::collection::vec(0i64..5, machines),
-            proptest::collection::vec(proptest::option::of(0..families), machines),
-        )
-            .prop_map(move |(jobs, times, ready, initial)| Problem {
-                name: "random".into(),
-                machines,
-                jobs,
-                setups: Some(SetupMatrix { families, times }),
-                machine_ready: ready,
-                initial_family: initial,
-                pinned: Vec::new(),
-            })
-    })
+    problems::arb_problem(2..=6, true)
 }
 
 /// `p` with the operations of `s` that start before `t` pinned at their start, and those
