@@ -42,6 +42,12 @@ use twinworks_twins::sim::{Compiled, NO_ORDER, Part};
 
 use crate::plan::{Key, PlanError, PlanPolicy};
 
+/// An operation of the whole plant's problem: (job, routing step).
+type OpKey = (usize, usize);
+
+/// A running plan: per operation, its machine and planned start [s].
+type PlanMap = HashMap<OpKey, (usize, f64)>;
+
 /// How a triggered reschedule re-plans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -104,7 +110,7 @@ pub struct ReschedulePolicy {
     pending: Option<&'static str>,
     next_period: f64,
     /// The running plan: per (job, step), its machine and start [s].
-    current: HashMap<(usize, usize), (usize, f64)>,
+    current: PlanMap,
     count: HashMap<&'static str, u64>,
     moved: u64,
     seq_changes: u64,
@@ -409,8 +415,8 @@ impl ReschedulePolicy {
         }
         ops.sort_by(|a, b| a.3.total_cmp(&b.3).then(a.0.cmp(&b.0)));
         // Stability against the running plan, over the operations both still plan.
-        let before = |m: &HashMap<(usize, usize), (usize, f64)>| {
-            let mut per: HashMap<usize, Vec<(f64, (usize, usize))>> = HashMap::new();
+        let before = |m: &PlanMap| {
+            let mut per: HashMap<usize, Vec<(f64, OpKey)>> = HashMap::new();
             for (&key, &(mach, start)) in m {
                 if next.contains_key(&key) {
                     per.entry(mach).or_default().push((start, key));
@@ -425,7 +431,7 @@ impl ReschedulePolicy {
             }
             pred
         };
-        let old: HashMap<_, _> = self
+        let old: PlanMap = self
             .current
             .iter()
             .filter(|(k, _)| next.contains_key(k))
