@@ -143,7 +143,8 @@ pub fn solve(problem: &Problem, opts: &SolveOptions) -> Result<SolveResult, Solv
 }
 
 /// The graph of `schedule`'s machines and order (the pinned head of each machine first, the
-/// rest by start), if it is a complete, acyclic solution of `problem` that keeps the pins.
+/// rest by start, then position), if it is a complete, acyclic solution of `problem` that keeps
+/// the pins.
 fn graph_of(inst: &Instance, problem: &Problem, schedule: &Schedule) -> Option<Graph> {
     let mut index = Vec::with_capacity(problem.jobs.len());
     let mut acc = 0usize;
@@ -152,7 +153,7 @@ fn graph_of(inst: &Instance, problem: &Problem, schedule: &Schedule) -> Option<G
         acc += job.operations.len();
     }
     let mut mach = vec![u32::MAX; inst.n];
-    let mut start = vec![0; inst.n];
+    let mut start = vec![(0, 0); inst.n];
     for o in &schedule.operations {
         let i = *index.get(o.job)? + o.operation;
         if o.operation >= problem.jobs[o.job].operations.len() || mach[i] != u32::MAX {
@@ -160,7 +161,8 @@ fn graph_of(inst: &Instance, problem: &Problem, schedule: &Schedule) -> Option<G
         }
         inst.duration_on(i, o.machine as u32)?;
         mach[i] = o.machine as u32;
-        start[i] = o.start;
+        // Zero-length operations may share a start: the schedule's own position orders them.
+        start[i] = (o.start, o.position);
     }
     if mach.contains(&u32::MAX) {
         return None;
