@@ -2,6 +2,7 @@
 //! all domain logic lives in the library crates.
 
 mod dispatch_cmd;
+mod forecast_cmd;
 mod gantt;
 mod live_cmd;
 mod run_cmd;
@@ -29,6 +30,8 @@ enum Command {
     Study(study_cmd::StudyArgs),
     /// Compare dispatching policies (rules, the APS plan) on a plant over replications (CRN).
     Dispatch(dispatch_cmd::DispatchArgs),
+    /// Forecast each open order's chance to be on time, from forks of the present state.
+    Forecast(forecast_cmd::ForecastArgs),
     /// Schedule a job-shop / flexible job-shop instance, or benchmark a directory of them.
     Schedule(schedule_cmd::ScheduleArgs),
     /// Watch a plant on the desktop viewer: simulated, or a schedule (`--screenshot` renders a PNG).
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Study(args) => study_cmd::run(args),
         Command::Dispatch(args) => dispatch_cmd::run(args),
+        Command::Forecast(args) => forecast_cmd::run(args),
         Command::Schedule(args) => schedule_cmd::run(args),
         Command::View(args) => view_cmd::run(args),
         Command::Live(args) => live_cmd::live(args),

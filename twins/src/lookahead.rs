@@ -1,7 +1,7 @@
 //! Deterministic look-ahead: where each station's next operations will run if nothing random
 //! happens. A fork of a running twin ([`Restorable`]) is restored into a variant of its plant
 //! with every time at its mean (process, setup, interarrival, time between failures, repair)
-//! and no scrap, dispatched by one rule, and run forward; its operations, station by station,
+//! and no scrap ([`mean_times`]), dispatched by one rule, and run forward; its operations, station by station,
 //! are the dispatch lists the shop floor gets (`twin live --dispatch`).
 //!
 //! - An operation in progress keeps its start; it ends when its remaining mean time has run.
@@ -64,8 +64,8 @@ fn mean(d: &Distribution) -> Distribution {
     Distribution::Constant { value: d.mean() }
 }
 
-/// `plant` with every random time at its mean, no scrap, and `rule` at every station.
-pub fn mean_times(plant: &PlantModel, rule: Rule) -> PlantModel {
+/// `plant` with every random time at its mean and no scrap (its rules as they are).
+pub fn mean_times(plant: &PlantModel) -> PlantModel {
     let mut p = plant.clone();
     for s in &mut p.stations {
         s.process_time = s.process_time.as_ref().map(mean);
@@ -82,7 +82,6 @@ pub fn mean_times(plant: &PlantModel, rule: Rule) -> PlantModel {
             f.between = mean(&f.between);
             f.repair = mean(&f.repair);
         }
-        s.dispatch = rule;
     }
     for pr in &mut p.products {
         for st in &mut pr.routing {
@@ -121,8 +120,12 @@ impl LookAhead {
     /// mirror's) under `rule`; `file_plant` gives the mean repair times of stations the
     /// running twin does not break down itself.
     pub fn new(twin_plant: &PlantModel, file_plant: &PlantModel, rule: Rule) -> LookAhead {
+        let mut plant = mean_times(twin_plant);
+        for s in &mut plant.stations {
+            s.dispatch = rule;
+        }
         LookAhead {
-            cfg: Arc::new(Compiled::new(mean_times(twin_plant, rule))),
+            cfg: Arc::new(Compiled::new(plant)),
             repair_mean: file_plant
                 .stations
                 .iter()
