@@ -47,7 +47,10 @@ impl Method {
         let (p, f, b) = (&case.problem, case.objective, case.budget);
         match self {
             Method::Bo { batch } => {
-                let settings = BoSettings { batch_size: batch, ..BoSettings::default() };
+                let settings = BoSettings {
+                    batch_size: batch,
+                    ..BoSettings::default()
+                };
                 bo::minimize(p, f, b, &settings, seed)
             }
             Method::Random => random_search::minimize(p, f, b, seed),
@@ -62,7 +65,10 @@ impl Method {
 fn evaluations_to_target(case: &Case, out: &Outcome) -> Option<usize> {
     out.trace.iter().find_map(|step| {
         let x = &out.history.records[step.index?].x;
-        ((case.truth)(x) - case.optimum).abs().le(&(0.01 * case.optimum.abs())).then_some(step.evaluations)
+        ((case.truth)(x) - case.optimum)
+            .abs()
+            .le(&(0.01 * case.optimum.abs()))
+            .then_some(step.evaluations)
     })
 }
 
@@ -96,13 +102,24 @@ fn main() {
             budget: 150,
         },
     ];
-    let methods = [Method::Bo { batch: 1 }, Method::Bo { batch: 4 }, Method::Random, Method::Cma];
+    let methods = [
+        Method::Bo { batch: 1 },
+        Method::Bo { batch: 4 },
+        Method::Random,
+        Method::Cma,
+    ];
     println!("evaluations until |f_true(incumbent) - f*| <= 1% |f*|; seeds {SEEDS:?}; '-' = not reached");
     println!("rayon threads: {}", rayon::current_num_threads());
     println!();
     let mut summary = Vec::new();
     for case in &cases {
-        println!("== {} (d = {}, budget {}, f* = {})", case.name, case.problem.dim(), case.budget, case.optimum);
+        println!(
+            "== {} (d = {}, budget {}, f* = {})",
+            case.name,
+            case.problem.dim(),
+            case.budget,
+            case.optimum
+        );
         for method in methods {
             let mut evals = Vec::new();
             let mut times = Vec::new();
@@ -112,7 +129,11 @@ fn main() {
                 let out = method.run(case, seed);
                 times.push(start.elapsed().as_secs_f64());
                 evals.push(evaluations_to_target(case, &out));
-                let inc = out.trace.last().and_then(|s| s.index).map(|i| &out.history.records[i].x);
+                let inc = out
+                    .trace
+                    .last()
+                    .and_then(|s| s.index)
+                    .map(|i| &out.history.records[i].x);
                 finals.push(inc.map_or(f64::NAN, |x| (case.truth)(x)));
             }
             let mut sorted: Vec<usize> = evals.iter().map(|e| e.unwrap_or(usize::MAX)).collect();

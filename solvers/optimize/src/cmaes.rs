@@ -13,7 +13,7 @@ use crate::problem::{Problem, ProblemError};
 use crate::rng::{Rng, mix};
 
 /// The stream of the run seed that drives the strategy.
-const CMA_STREAM: u64 = 0xC3A_E5;
+const CMA_STREAM: u64 = 0x000C_3AE5;
 
 /// The settings of [`minimize`].
 #[derive(Clone, Debug, PartialEq)]
@@ -26,13 +26,20 @@ pub struct CmaSettings {
 
 impl Default for CmaSettings {
     fn default() -> Self {
-        CmaSettings { sigma0: 0.3, lambda: None }
+        CmaSettings {
+            sigma0: 0.3,
+            lambda: None,
+        }
     }
 }
 
 /// Feasible first (by value), then infeasible by violation.
 fn rank_key(r: &Record) -> (bool, f64) {
-    if r.is_feasible() { (false, r.value) } else { (true, r.violation()) }
+    if r.is_feasible() {
+        (false, r.value)
+    } else {
+        (true, r.violation())
+    }
 }
 
 /// Minimizes with CMA-ES from a random mean for at most `budget` evaluations
@@ -87,7 +94,10 @@ pub fn minimize<O: Objective + ?Sized>(
         }
         let range = ev.evaluate_unit(&points);
         for i in range.clone() {
-            trace.push(IncumbentStep { evaluations: i + 1, index: ev.history.best_observed(i + 1) });
+            trace.push(IncumbentStep {
+                evaluations: i + 1,
+                index: ev.history.best_observed(i + 1),
+            });
         }
         if q < lambda {
             break;
@@ -108,8 +118,7 @@ pub fn minimize<O: Objective + ?Sized>(
         p_sigma = (1.0 - c_sigma) * &p_sigma + (c_sigma * (2.0 - c_sigma) * mu_eff).sqrt() * inv_sqrt_c_y;
         generation += 1;
         let ps_norm = p_sigma.norm();
-        let h_sigma = ps_norm / (1.0 - (1.0 - c_sigma).powi(2 * generation)).sqrt()
-            < (1.4 + 2.0 / (nf + 1.0)) * chi_n;
+        let h_sigma = ps_norm / (1.0 - (1.0 - c_sigma).powi(2 * generation)).sqrt() < (1.4 + 2.0 / (nf + 1.0)) * chi_n;
         let hs = if h_sigma { 1.0 } else { 0.0 };
         p_c = (1.0 - c_c) * &p_c + hs * (c_c * (2.0 - c_c) * mu_eff).sqrt() * &y_w;
         let mut rank_mu = DMatrix::<f64>::zeros(n, n);
@@ -125,5 +134,11 @@ pub fn minimize<O: Objective + ?Sized>(
     }
     let incumbent = ev.history.best_observed(ev.history.len());
     let recommended = incumbent.map(|i| ev.history.records[i].x.clone());
-    Ok(Outcome { history: ev.history, trace, incumbent, recommended, seed })
+    Ok(Outcome {
+        history: ev.history,
+        trace,
+        incumbent,
+        recommended,
+        seed,
+    })
 }

@@ -32,9 +32,8 @@ pub struct Confirmation {
 /// to 30, then the first Cornish–Fisher correction of 1.96.
 pub fn t_quantile_95(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
     ];
     match df {
         0 => f64::INFINITY,
@@ -66,7 +65,18 @@ pub fn confirm<O: Objective + ?Sized>(
     } else {
         0.0
     };
-    let half_width_95 = if k > 1 { t_quantile_95(k - 1) * sd / n.sqrt() } else { f64::INFINITY };
+    let half_width_95 = if k > 1 {
+        t_quantile_95(k - 1) * sd / n.sqrt()
+    } else {
+        f64::INFINITY
+    };
     let feasible_fraction = records.iter().filter(|r| r.is_feasible()).count() as f64 / n;
-    Confirmation { x, k, mean, sd, half_width_95, feasible_fraction }
+    Confirmation {
+        x,
+        k,
+        mean,
+        sd,
+        half_width_95,
+        feasible_fraction,
+    }
 }

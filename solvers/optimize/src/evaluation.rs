@@ -28,7 +28,11 @@ pub struct Evaluation {
 impl Evaluation {
     /// A noise-free, unconstrained value.
     pub fn new(value: f64) -> Self {
-        Evaluation { value, noise_sd: None, constraints: Vec::new() }
+        Evaluation {
+            value,
+            noise_sd: None,
+            constraints: Vec::new(),
+        }
     }
 
     /// The same evaluation, declared noisy with standard deviation `sd`.
@@ -175,13 +179,25 @@ pub struct Evaluator<'a, O: Objective + ?Sized> {
 impl<'a, O: Objective + ?Sized> Evaluator<'a, O> {
     /// An evaluator with an empty history; `seed` keys the objective's noise.
     pub fn new(problem: &'a Problem, objective: &'a O, seed: u64) -> Self {
-        Evaluator { problem, objective, seed, batches: 0, history: History::default() }
+        Evaluator {
+            problem,
+            objective,
+            seed,
+            batches: 0,
+            history: History::default(),
+        }
     }
 
     /// Continues an existing history (for [`confirm`](crate::confirm)).
     pub fn resume(problem: &'a Problem, objective: &'a O, seed: u64, history: History) -> Self {
         let batches = history.records.last().map_or(0, |r| r.batch + 1);
-        Evaluator { problem, objective, seed, batches, history }
+        Evaluator {
+            problem,
+            objective,
+            seed,
+            batches,
+            history,
+        }
     }
 
     /// Evaluates unit-cube points as one batch (in parallel) and returns the

@@ -17,11 +17,14 @@ use crate::rng::Rng;
 /// keep the Cholesky factorization stable, small enough to interpolate.
 pub const NUGGET: f64 = 1e-6;
 
-/// Length scales are searched in `[0.01, 20]` (unit-cube units), the signal
+/// Length scales are searched in `[0.01, 2]` (unit-cube units), the signal
 /// variance in `[0.05, 20]` and a learned noise variance in `[1e-6, 1]`
 /// (standardized units). Bounds keep the likelihood surface away from its
-/// degenerate corners (zero length scale: every point its own island).
-const LOG_LENGTH: (f64, f64) = (-4.605_170_185_988_091, 2.995_732_273_553_991);
+/// degenerate corners: a zero length scale makes every point its own island,
+/// and a length scale far beyond the cube's width declares an input
+/// irrelevant, after which the acquisition never explores along it (on a
+/// cube of width 1, a length scale of 2 is already nearly flat).
+const LOG_LENGTH: (f64, f64) = (-4.605_170_185_988_091, std::f64::consts::LN_2);
 const LOG_SIGNAL: (f64, f64) = (-2.995_732_273_553_991, 2.995_732_273_553_991);
 const LOG_NOISE: (f64, f64) = (-13.815_510_557_964_274, 0.0);
 
@@ -70,7 +73,12 @@ impl Hyper {
 /// The Matérn 5/2 kernel with ARD length scales:
 /// `s² (1 + √5 r + 5 r²/3) exp(−√5 r)`, `r² = Σ ((a_i − b_i)/l_i)²`.
 pub fn matern52(a: &[f64], b: &[f64], length: &[f64], signal_var: f64) -> f64 {
-    let r2: f64 = a.iter().zip(b).zip(length).map(|((x, y), l)| ((x - y) / l).powi(2)).sum();
+    let r2: f64 = a
+        .iter()
+        .zip(b)
+        .zip(length)
+        .map(|((x, y), l)| ((x - y) / l).powi(2))
+        .sum();
     matern52_r2(r2, signal_var)
 }
 
@@ -199,7 +207,11 @@ impl Gp {
             lo.push(LOG_NOISE.0);
             hi.push(LOG_NOISE.1);
         }
-        let default = Hyper { length: vec![0.3; d], signal_var: 1.0, noise_var: 1e-2 };
+        let default = Hyper {
+            length: vec![0.3; d],
+            signal_var: 1.0,
+            noise_var: 1e-2,
+        };
         let mut starts: Vec<Vec<f64>> = Vec::new();
         if let Some(w) = warm.filter(|w| w.length.len() == d) {
             starts.push(w.pack(noise));
@@ -209,7 +221,11 @@ impl Gp {
             starts.push(lo.iter().zip(&hi).map(|(l, h)| l + (h - l) * rng.unit()).collect());
         }
         let p = lo.len();
-        let stop = Stop { max_evals: 40 * (p + 1), f_tol: 1e-7, x_tol: 1e-3 };
+        let stop = Stop {
+            max_evals: 40 * (p + 1),
+            f_tol: 1e-7,
+            x_tol: 1e-3,
+        };
         let fits: Vec<nelder_mead::Minimum> = starts
             .par_iter()
             .map(|t0| {
@@ -231,7 +247,15 @@ impl Gp {
     fn build(x: Vec<Vec<f64>>, ys: Vec<f64>, y_mean: f64, y_sd: f64, hyper: Hyper) -> Option<Gp> {
         let chol = factor(Pairs::new(&x).covariance(&hyper))?;
         let alpha = chol.solve(&DVector::from_vec(ys.clone()));
-        Some(Gp { x, ys, y_mean, y_sd, hyper, chol, alpha })
+        Some(Gp {
+            x,
+            ys,
+            y_mean,
+            y_sd,
+            hyper,
+            chol,
+            alpha,
+        })
     }
 
     /// The same model conditioned on one more observation `y` at `u`, with the
@@ -250,6 +274,11 @@ impl Gp {
         &self.hyper
     }
 
+    /// The standard deviation of the observation noise, in the caller's units.
+    pub fn noise_sd(&self) -> f64 {
+        self.hyper.noise_var.sqrt() * self.y_sd
+    }
+
     /// The number of observations the model is conditioned on.
     pub fn len(&self) -> usize {
         self.x.len()
@@ -264,7 +293,11 @@ impl Gp {
     pub fn predict(&self, u: &[f64]) -> Prediction {
         let h = &self.hyper;
         let n = self.x.len();
-        let k: Vec<f64> = self.x.iter().map(|xi| matern52(u, xi, &h.length, h.signal_var)).collect();
+        let k: Vec<f64> = self
+            .x
+            .iter()
+            .map(|xi| matern52(u, xi, &h.length, h.signal_var))
+            .collect();
         let mean: f64 = k.iter().zip(self.alpha.iter()).map(|(a, b)| a * b).sum();
         // Forward substitution v = L⁻¹ k on the factor's lower triangle.
         let l = self.chol.l_dirty();
@@ -277,7 +310,10 @@ impl Gp {
             v[i] = s / l[(i, i)];
         }
         let var = (h.signal_var - v.iter().map(|a| a * a).sum::<f64>()).max(0.0);
-        Prediction { mean: self.y_mean + self.y_sd * mean, var: var * self.y_sd * self.y_sd }
+        Prediction {
+            mean: self.y_mean + self.y_sd * mean,
+            var: var * self.y_sd * self.y_sd,
+        }
     }
 }
 

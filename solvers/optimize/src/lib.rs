@@ -23,12 +23,22 @@
 //!   learned noise variance when the objective reports `noise_sd > 0`.
 //!   Hyperparameters maximize the marginal likelihood: bounded Nelder–Mead
 //!   ([`nelder_mead`]) in log space from the previous fit, a default and one
-//!   random start (four more on the first fit), Cholesky by nalgebra.
+//!   random start (three more on the first fit), Cholesky by nalgebra; length
+//!   scales in `[0.01, 2]`, signal variance in `[0.05, 20]`, noise variance in
+//!   `[1e-6, 1]` (unit-cube and standardized units).
 //! * Acquisition ([`acquisition`]): expected improvement over the best
 //!   observed feasible value — for noisy objectives over the lowest posterior
 //!   mean at an evaluated point (the plug-in form of noisy EI) — times the
 //!   probability of feasibility from an independent GP per constraint; while
-//!   nothing is feasible, the probability of feasibility alone.
+//!   nothing is feasible, the probability of feasibility alone. For noisy
+//!   objectives EI also carries the augmentation factor
+//!   `1 − σ_n / √(s² + σ_n²)` (Huang et al., 2006), so that points the model
+//!   already knows to within the noise are not resampled endlessly.
+//! * Every third batch, its first point is the minimizer of the posterior
+//!   mean instead (a greedy step: it puts evaluations where the model expects
+//!   the optimum, which matters most for noisy objectives, whose incumbent
+//!   must be an evaluated point; skipped for noise-free objectives when it
+//!   would repeat an evaluated point).
 //! * Its maximization: 2000 uniform candidates and 600 Gaussian perturbations
 //!   of the incumbent (scales 0.2, 0.05, 0.01), the best four polished by
 //!   Nelder–Mead. A batch of `q` points (default 1) comes from the kriging

@@ -43,7 +43,11 @@ pub fn minimize(
     hi: &[f64],
     stop: Stop,
 ) -> Minimum {
-    let Stop { max_evals, f_tol, x_tol } = stop;
+    let Stop {
+        max_evals,
+        f_tol,
+        x_tol,
+    } = stop;
     let n = x0.len();
     let nf = n as f64;
     let (alpha, beta, gamma, delta) = (1.0, 1.0 + 2.0 / nf, 0.75 - 0.5 / nf, 1.0 - 1.0 / nf);
@@ -83,8 +87,11 @@ pub fn minimize(
             }
         }
         let along = |t: f64| -> Vec<f64> {
-            let mut p: Vec<f64> =
-                centroid.iter().zip(&simplex[n].0).map(|(c, w)| c + t * (c - w)).collect();
+            let mut p: Vec<f64> = centroid
+                .iter()
+                .zip(&simplex[n].0)
+                .map(|(c, w)| c + t * (c - w))
+                .collect();
             project(&mut p, lo, hi);
             p
         };
@@ -121,7 +128,11 @@ pub fn minimize(
     }
     simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
     let (x, value) = simplex.swap_remove(0);
-    Minimum { x, value, evaluations: evals }
+    Minimum {
+        x,
+        value,
+        evaluations: evals,
+    }
 }
 
 #[cfg(test)]
@@ -129,7 +140,11 @@ mod tests {
     use super::*;
 
     fn stop(max_evals: usize) -> Stop {
-        Stop { max_evals, f_tol: 1e-15, x_tol: 1e-12 }
+        Stop {
+            max_evals,
+            f_tol: 1e-15,
+            x_tol: 1e-12,
+        }
     }
 
     #[test]

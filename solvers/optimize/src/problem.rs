@@ -123,6 +123,9 @@ mod tests {
         assert_eq!(p.from_unit(&[0.5, 0.6]), vec![0.0, 3.0]);
         assert_eq!(p.to_unit(&[1.0, 5.0]), vec![1.0, 1.0]);
         let e = Problem::continuous(&[(0.0, 1.0), (2.0, 2.0)]).unwrap_err();
-        assert_eq!(e.to_string(), "variable 1: bounds must be finite with lo < hi, got [2, 2]");
+        assert_eq!(
+            e.to_string(),
+            "variable 1: bounds must be finite with lo < hi, got [2, 2]"
+        );
     }
 }

@@ -10,5 +10,10 @@ fn cma_es_finds_the_centre_of_a_shifted_sphere() {
     let out = cmaes::minimize(&problem, &f, 3000, &CmaSettings::default(), 1).unwrap();
     let best = out.incumbent_record().unwrap();
     assert!(best.value < 1e-8, "best {}", best.value);
-    assert!(out.history.records.iter().all(|r| r.x.iter().all(|v| (-5.0..=5.0).contains(v))));
+    assert!(
+        out.history
+            .records
+            .iter()
+            .all(|r| r.x.iter().all(|v| (-5.0..=5.0).contains(v)))
+    );
 }

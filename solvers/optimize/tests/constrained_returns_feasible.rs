@@ -10,9 +10,7 @@ use twinworks_optimize::prelude::*;
 #[test]
 fn bo_returns_a_feasible_near_optimal_point() {
     let problem = Problem::continuous(&[(0.0, 1.0), (0.0, 1.0)]).unwrap();
-    let f = |x: &[f64]| {
-        Evaluation::new(x[0] + x[1]).with_constraints(vec![0.5 - x[0] * x[0] - x[1] * x[1]])
-    };
+    let f = |x: &[f64]| Evaluation::new(x[0] + x[1]).with_constraints(vec![0.5 - x[0] * x[0] - x[1] * x[1]]);
     let out = bo::minimize(&problem, &f, 30, &BoSettings::default(), 3).unwrap();
     let best = out.incumbent_record().expect("a feasible point was found");
     assert!(best.is_feasible());

@@ -26,7 +26,12 @@ fn ei_is_zero_at_a_worse_data_point_of_a_noise_free_gp() {
     // The last point (u = 1, y = 0.49) is the worst: the model is certain of it.
     let p = gp.predict(&x[7]);
     let ei = expected_improvement(p.mean, p.sd(), best);
-    assert!(ei < 1e-12, "EI {ei} at a known bad point (mean {}, sd {})", p.mean, p.sd());
+    assert!(
+        ei < 1e-12,
+        "EI {ei} at a known bad point (mean {}, sd {})",
+        p.mean,
+        p.sd()
+    );
     // Between data points near the minimum there is something to gain.
     let q = gp.predict(&[0.3]);
     assert!(expected_improvement(q.mean, q.sd(), best) > 0.0);

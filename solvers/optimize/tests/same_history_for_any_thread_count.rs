@@ -10,7 +10,10 @@ fn run(threads: usize, method: &str) -> Outcome {
     let f = NoisyHartmann6 { sd: 0.1 };
     pool.install(|| match method {
         "bo" => {
-            let settings = BoSettings { batch_size: 3, ..BoSettings::default() };
+            let settings = BoSettings {
+                batch_size: 3,
+                ..BoSettings::default()
+            };
             bo::minimize(&problem, &f, 22, &settings, 7)
         }
         "cma" => cmaes::minimize(&problem, &f, 40, &CmaSettings::default(), 7),

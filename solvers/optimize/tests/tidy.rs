@@ -46,11 +46,18 @@ fn dependencies_stay_minimal() {
         .next()
         .unwrap_or("");
     let mut seen = Vec::new();
-    for line in deps.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in deps
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let name = line.split(['=', ' ', '.']).next().unwrap_or("");
         assert!(allowed.contains(&name), "unexpected dependency '{name}'");
         seen.push(name);
     }
     assert_eq!(seen, allowed, "the dependency list is pinned");
-    assert!(!deps.contains("twinworks-"), "the optimizer depends on no other Twinworks crate");
+    assert!(
+        !deps.contains("twinworks-"),
+        "the optimizer depends on no other Twinworks crate"
+    );
 }
