@@ -143,7 +143,7 @@ fn main() {
                 m => m.to_string(),
             };
             let per_seed: Vec<String> = evals.iter().map(|e| e.map_or("-".into(), |v| v.to_string())).collect();
-            let times_s: Vec<String> = times.iter().map(|t| format!("{t:.2}")).collect();
+            let times_s: Vec<String> = times.iter().map(|t| format!("{t:.3}")).collect();
             let finals_s: Vec<String> = finals.iter().map(|v| format!("{v:.4}")).collect();
             println!(
                 "  {:<15} median {:>11}   per seed [{}]   wall s [{}]   final true f [{}]",

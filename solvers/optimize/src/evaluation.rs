@@ -188,7 +188,7 @@ impl<'a, O: Objective + ?Sized> Evaluator<'a, O> {
         }
     }
 
-    /// Continues an existing history (for [`confirm`](crate::confirm)).
+    /// Continues an existing history (for [`confirm`](crate::confirm())).
     pub fn resume(problem: &'a Problem, objective: &'a O, seed: u64, history: History) -> Self {
         let batches = history.records.last().map_or(0, |r| r.batch + 1);
         Evaluator {
@@ -246,7 +246,7 @@ pub struct Outcome {
     /// polish on the model for Bayesian optimization, the incumbent itself for
     /// the baselines; `None` when nothing feasible was found.
     pub recommended: Option<Vec<f64>>,
-    /// The seed of the run (keys the noise of [`confirm`](crate::confirm)).
+    /// The seed of the run (keys the noise of [`confirm`](crate::confirm())).
     pub seed: u64,
 }
 
@@ -254,5 +254,27 @@ impl Outcome {
     /// The incumbent's record.
     pub fn incumbent_record(&self) -> Option<&Record> {
         self.incumbent.map(|i| &self.history.records[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_csv_has_one_row_per_evaluation_with_its_batch() {
+        let problem = Problem::continuous(&[(0.0, 1.0), (0.0, 2.0)]).unwrap();
+        let f = |x: &[f64]| Evaluation::new(x[0] + x[1]).with_constraints(vec![x[0] - 0.5]);
+        let mut ev = Evaluator::new(&problem, &f, 1);
+        ev.evaluate_unit(&[vec![0.0, 0.5], vec![1.0, 1.0]]);
+        ev.evaluate(vec![vec![0.25, 0.0]]);
+        let mut out = Vec::new();
+        ev.history.write_csv(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "index,batch,x0,x1,value,noise_sd,g0\n0,0,0,1,1,,-0.5\n1,0,1,2,3,,0.5\n2,1,0.25,0,0.25,,-0.25\n"
+        );
+        assert_eq!(ev.history.best_observed(3), Some(2));
     }
 }

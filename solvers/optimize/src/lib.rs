@@ -48,7 +48,7 @@
 //!   evaluated feasible point with the lowest posterior mean. After the
 //!   budget, the incumbent is polished on the posterior mean (Nelder–Mead in
 //!   a box of half width 0.1, probability of feasibility ≥ 0.5) into
-//!   [`Outcome::recommended`], and [`confirm`] re-evaluates a point `k` times
+//!   [`Outcome::recommended`], and [`confirm()`] re-evaluates a point `k` times
 //!   and reports mean ± 95% confidence interval.
 //!
 //! [`BoSettings::default`] is the one setting for every problem; the bench
