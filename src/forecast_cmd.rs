@@ -174,8 +174,8 @@ fn table(f: &Forecast, top: usize) -> String {
     );
     let _ = writeln!(
         o,
-        "{:<14}{:>10}{:>9}{:>17}{:>10}{:>10}{:>10}{:>8}  {}",
-        "order", "due", "P(on t)", "95% CI", "p10", "median", "p90", "beyond", "waits longest at"
+        "{:<14}{:>10}{:>9}{:>17}{:>10}{:>10}{:>10}{:>8}  waits longest at",
+        "order", "due", "P(on t)", "95% CI", "p10", "median", "p90", "beyond"
     );
     for x in f.orders.iter().take(top) {
         let _ = writeln!(

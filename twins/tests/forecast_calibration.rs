@@ -56,7 +56,7 @@ fn forecasts_are_calibrated_and_beat_the_deterministic_forecast() {
     let cfg = Arc::new(Compiled::new(plant.clone()));
     let settings = RunSettings {
         seed: 9001,
-        ..plant.run.clone()
+        ..plant.run
     };
     // (forecast p, deterministic 0/1, outcome 0/1)
     let mut rows: Vec<(f64, f64, f64)> = Vec::new();
