@@ -27,6 +27,7 @@
 pub mod clock;
 pub mod diagnostic;
 pub mod dist_spec;
+pub mod expr;
 pub mod forecast;
 pub mod kpi;
 pub mod limits;
