@@ -5,7 +5,9 @@
 //!
 //! `cargo bench -p twinworks-twins --bench expr`
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
 use evalexpr::{ContextWithMutableVariables, DefaultNumericTypes, HashMapContext, Value, build_operator_tree};
 use twinworks_twins::expr::Expr;
 

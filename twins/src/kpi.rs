@@ -79,6 +79,22 @@ pub struct StationKpis {
     pub dispatch_deviations: u64,
     /// Breakdowns.
     pub failures: u64,
+    /// The process model's figures, for a station with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelKpis>,
+}
+
+/// A process model's figures over the run (since the warm-up).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ModelKpis {
+    /// Energy of the operations at the model's draw (`energy_kw` × their expected time) [kWh].
+    pub energy_kwh: f64,
+    /// Mean quality of the operations (NaN without a quality output or operations).
+    pub quality_mean: f64,
+    /// Parameter values at the end.
+    pub parameters: std::collections::BTreeMap<String, f64>,
+    /// Thermal state at the end [°C] (0 without one).
+    pub temperature: f64,
 }
 
 /// KPIs of one buffer.
@@ -243,6 +259,25 @@ pub fn collect(twin: &mut Twin, replication: u32, seed: u64) -> RunReport {
             wait_second_moment_s2: ratio(s.wait_sq, s.wait.count() as f64),
             dispatch_deviations: s.deviations,
             failures: s.failures,
+            model: m.model.as_ref().zip(st.model.as_ref()).map(|(pm, h)| {
+                let mut h = h.clone();
+                h.advance(pm, now);
+                ModelKpis {
+                    energy_kwh: h.energy_kwh,
+                    quality_mean: if h.quality_n == 0 {
+                        f64::NAN
+                    } else {
+                        h.quality_sum / h.quality_n as f64
+                    },
+                    parameters: pm
+                        .params
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .zip(h.params.iter().copied())
+                        .collect(),
+                    temperature: h.temperature,
+                }
+            }),
         });
     }
     let mut buffers: Vec<Option<BufferKpis>> = vec![None; plant_model.buffers.len()];

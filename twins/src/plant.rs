@@ -264,6 +264,77 @@ pub struct Station {
     pub position: Option<(f64, f64)>,
     /// The dispatching rule its servers choose their next part by (FIFO by default).
     pub dispatch: Rule,
+    /// Its process model, if any: setpoints → process time, scrap, energy, quality.
+    pub model: Option<ProcessModel>,
+}
+
+/// A station's process model (`model = { ... }` in the plant file, docs/plant-file.md).
+///
+/// Outputs are expressions ([`crate::expr`]) over the parameters (by name), `base` (the mean
+/// process time of the operation as the plant file gives it [s]) and, with a thermal state,
+/// `T`. They are evaluated when an operation begins: `time` is the operation's mean [s] (the
+/// process-time distribution keeps its family and coefficient of variation: it is scaled by
+/// `time / base`), `scrap` its scrap probability (clamped to [0, 1]), `energy_kw` the draw
+/// while it runs [kW], `quality` a quality measure averaged over operations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessModel {
+    /// Setpoints, in file order.
+    pub params: Vec<ModelParam>,
+    /// Mean process time [s].
+    pub time: Option<crate::expr::Expr>,
+    /// Scrap probability.
+    pub scrap: Option<crate::expr::Expr>,
+    /// Power while processing [kW].
+    pub energy_kw: Option<crate::expr::Expr>,
+    /// Quality measure.
+    pub quality: Option<crate::expr::Expr>,
+    /// First-order thermal dynamics, if any.
+    pub thermal: Option<Thermal>,
+}
+
+impl ProcessModel {
+    /// The names the output expressions may use, in the order of their values: the
+    /// parameters, `base`, then `T` with a thermal state.
+    pub fn variables(params: &[ModelParam], thermal: bool) -> Vec<String> {
+        let mut v: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+        v.push("base".into());
+        if thermal {
+            v.push("T".into());
+        }
+        v
+    }
+}
+
+/// A process-model setpoint with its bounds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelParam {
+    /// Name (used in the expressions and in commands).
+    pub name: String,
+    /// Its value at time 0.
+    pub value: f64,
+    /// Lowest allowed value.
+    pub min: f64,
+    /// Highest allowed value.
+    pub max: f64,
+    /// Unit, for display.
+    pub unit: String,
+}
+
+/// First-order thermal dynamics `dT/dt = (K·u − (T − T_amb)) / τ`, with `u` a parameter,
+/// integrated exactly between changes (`u` is constant in between):
+/// `T(t + Δ) = T_amb + K·u + (T(t) − T_amb − K·u)·exp(−Δ/τ)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thermal {
+    /// The parameter that drives it (index into [`ProcessModel::params`]).
+    pub input: usize,
+    /// Gain K [°C per unit of u].
+    pub gain: f64,
+    /// Time constant τ [s].
+    pub tau_s: f64,
+    /// Ambient temperature T_amb [°C].
+    pub ambient: f64,
+    /// Temperature at time 0 [°C].
+    pub initial: f64,
 }
 
 /// A buffer (a queue with a capacity).

@@ -21,7 +21,10 @@ use crate::orders_csv::read_orders_csv;
 use crate::plant::*;
 use crate::rules::{RULES, Rule, RuleValueError, rule_from_value};
 
+mod model;
 mod reschedule;
+
+use model::RawModel;
 
 use reschedule::RawReschedule;
 pub use reschedule::reschedule_key_span;
@@ -93,6 +96,7 @@ struct RawStation {
     energy_kw: Option<RawEnergy>,
     shift: Option<Spanned<String>>,
     dispatch: Option<Spanned<Value>>,
+    model: Option<RawModel>,
     x: Option<f64>,
     y: Option<f64>,
 }
@@ -638,6 +642,7 @@ impl Validator {
                 .as_ref()
                 .and_then(|d| self.rule(d, &ctx))
                 .unwrap_or(Rule::Fifo),
+            model: s.model.as_ref().and_then(|m| self.model(m, &ctx)),
         }
     }
 

@@ -307,6 +307,50 @@ pub struct StationHot {
     /// Scrap probability of each operation ([`Command::SetScrap`]; the plant file's at first).
     #[serde(default)]
     pub scrap: f64,
+    /// The process model's state, if the station has a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelHot>,
+}
+
+/// A process model's state: its setpoints now, its thermal state, and its output statistics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelHot {
+    /// Parameter values, in the model's order ([`Command::SetModelParameter`] changes them).
+    pub params: Vec<f64>,
+    /// Thermal state T [°C] at `t_at` (0 without thermal dynamics).
+    pub temperature: f64,
+    /// When `temperature` was last brought up to date [s].
+    pub t_at: f64,
+    /// Energy of the operations begun since the last reset, at their model draw [kWh].
+    pub energy_kwh: f64,
+    /// Sum and count of the quality of operations begun since the last reset.
+    pub quality_sum: f64,
+    /// Operations the quality sum is over.
+    pub quality_n: u64,
+}
+
+impl ModelHot {
+    /// The state at time 0 of `m`.
+    pub fn new(m: &crate::plant::ProcessModel) -> ModelHot {
+        ModelHot {
+            params: m.params.iter().map(|p| p.value).collect(),
+            temperature: m.thermal.as_ref().map_or(0.0, |t| t.initial),
+            t_at: 0.0,
+            energy_kwh: 0.0,
+            quality_sum: 0.0,
+            quality_n: 0,
+        }
+    }
+
+    /// Brings the thermal state to `now`, exactly: the input is constant since `t_at`.
+    pub fn advance(&mut self, m: &crate::plant::ProcessModel, now: f64) {
+        if let Some(t) = &m.thermal {
+            let target = t.ambient + t.gain * self.params[t.input];
+            let dt = (now - self.t_at).max(0.0);
+            self.temperature = target + (self.temperature - target) * (-dt / t.tau_s).exp();
+        }
+        self.t_at = now;
+    }
 }
 
 fn one() -> f64 {
@@ -502,6 +546,8 @@ pub struct StationFlags {
     pub ops_failures: bool,
     /// Any setup can occur.
     pub setups: bool,
+    /// It has a process model (evaluated when each operation begins).
+    pub model: bool,
 }
 
 impl Compiled {
@@ -553,6 +599,7 @@ impl Compiled {
                     .as_ref()
                     .is_some_and(|f| f.basis == FailureBasis::Operations),
                 setups: st.setups.any(),
+                model: st.model.is_some(),
             })
             .collect();
         let buffer_cap = plant
@@ -695,6 +742,17 @@ pub enum Command {
         #[serde(with = "crate::state::distribution")]
         time: Distribution,
     },
+    /// Sets a process-model parameter of a station for operations that begin from now on
+    /// (within its bounds; a value outside them, or an unknown station or parameter, is
+    /// ignored). A thermal state is brought up to date first, so the change drives it from now.
+    SetModelParameter {
+        /// Station index.
+        station: u32,
+        /// Parameter index ([`crate::plant::ProcessModel::params`]).
+        param: u32,
+        /// The new value.
+        value: f64,
+    },
     /// Sets the scrap probability of the station's operations that end later.
     SetScrap {
         /// Station index.
@@ -774,6 +832,7 @@ pub fn build_twin(cfg: Arc<Compiled>, seed: u64) -> Twin {
             observed_down: false,
             scale: 1.0,
             scrap: s.scrap,
+            model: s.model.as_ref().map(ModelHot::new),
         });
     }
     let mut infinite = vec![None; plant.buffers.len()];
@@ -946,6 +1005,11 @@ impl PlantSim {
     pub fn reset_stats(world: &mut World, now: f64) {
         for mut s in world.query::<&mut StationHot>().iter_mut(world) {
             s.stats = StationStats::new();
+            if let Some(m) = s.model.as_mut() {
+                m.energy_kwh = 0.0;
+                m.quality_sum = 0.0;
+                m.quality_n = 0;
+            }
             for srv in &mut s.servers {
                 srv.time_in = [0.0; STATES];
                 srv.since = now;

@@ -666,6 +666,24 @@ impl<'a> Restore<'a> {
             if hot.scrap == rec.scrap {
                 hot.scrap = m.scrap;
             }
+            // A process model's state carries over when the variant's model has the same
+            // parameters; a model the saved twin did not have starts from its file values.
+            hot.model = match (&m.model, hot.model.take()) {
+                (None, _) => None,
+                (Some(pm), Some(h)) if h.params.len() == pm.params.len() => Some(h),
+                (Some(pm), Some(_)) => {
+                    return Err(StateError::Format(format!(
+                        "station '{}': the state's process model has other parameters than the plant's ({})",
+                        m.name,
+                        pm.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                (Some(pm), None) => {
+                    let mut h = crate::sim::ModelHot::new(pm);
+                    h.t_at = state.now;
+                    Some(h)
+                }
+            };
             stations[i] = Some(hot);
         }
         let mut buffers: Vec<Option<BufferHot>> = vec![None; plant.buffers.len()];
@@ -758,6 +776,11 @@ impl<'a> Restore<'a> {
                 Command::SetScrap { station, probability } => Command::SetScrap {
                     station: self.map("station", &self.station, station)? as u32,
                     probability,
+                },
+                Command::SetModelParameter { station, param, value } => Command::SetModelParameter {
+                    station: self.map("station", &self.station, station)? as u32,
+                    param,
+                    value,
                 },
                 Command::SetBufferCapacity { buffer, capacity } => Command::SetBufferCapacity {
                     buffer: self.map("buffer", &self.buffer, buffer)? as u32,

@@ -62,6 +62,21 @@ impl Ctx<'_, '_> {
                     st.scale = scale;
                 }
             }
+            Command::SetModelParameter { station, param, value } => {
+                let s = station as usize;
+                let Some(m) = self.cfg.plant.stations.get(s).and_then(|st| st.model.as_ref()) else {
+                    return;
+                };
+                let Some(p) = m.params.get(param as usize) else { return };
+                if !(p.min..=p.max).contains(&value) {
+                    return;
+                }
+                let now = self.now;
+                if let Some(h) = self.st[s].model.as_mut() {
+                    h.advance(m, now);
+                    h.params[param as usize] = value;
+                }
+            }
             Command::SetScrap { station, probability } => {
                 if let Some(st) = self.st.get_mut(station as usize)
                     && (0.0..=1.0).contains(&probability)

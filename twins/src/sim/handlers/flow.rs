@@ -208,6 +208,11 @@ impl Ctx<'_, '_> {
     pub(super) fn begin_processing(&mut self, s: usize, k: usize, part: &Part) {
         let now = self.now;
         let cfg = self.cfg;
+        let model_scale = if cfg.flags[s].model {
+            self.model_begin(s, part)
+        } else {
+            1.0
+        };
         let st = &mut *self.st[s];
         let step = &cfg.steps[part.gstep as usize];
         let times = &self.times[part.gstep as usize];
@@ -221,7 +226,7 @@ impl Ctx<'_, '_> {
                 .1
         };
         let work = dist.sample(&mut st.rng_process);
-        let (scale, speed) = (st.scale, st.speed);
+        let (scale, speed) = (st.scale * model_scale, st.speed);
         let dur = if scale == 1.0 && speed == 1.0 {
             work
         } else {
@@ -254,6 +259,56 @@ impl Ctx<'_, '_> {
         } else {
             account(&mut self.st[s].servers[k], off, outage, now);
         }
+    }
+
+    /// The process model of station `s` as `part`'s operation begins: brings its thermal state
+    /// to now, sets the station's scrap probability, books the operation's expected energy
+    /// and its quality, and returns the factor `time / base` its process time is scaled by.
+    #[inline(never)]
+    fn model_begin(&mut self, s: usize, part: &Part) -> f64 {
+        let now = self.now;
+        let Some(m) = self.cfg.plant.stations[s].model.as_ref() else {
+            return 1.0;
+        };
+        let base = {
+            let times = &self.times[part.gstep as usize];
+            times.iter().find(|t| t.0 as usize == s).map_or(times[0].2, |t| t.2)
+        };
+        let st = &mut *self.st[s];
+        let (scale, speed) = (st.scale, st.speed);
+        let Some(h) = st.model.as_mut() else { return 1.0 };
+        h.advance(m, now);
+        let mut vars = [0.0f64; 16];
+        let n = h.params.len().min(14);
+        vars[..n].copy_from_slice(&h.params[..n]);
+        vars[n] = base;
+        vars[n + 1] = h.temperature;
+        let vars = &vars[..n + 2];
+        let factor = match &m.time {
+            Some(e) if base > 0.0 => {
+                let t = e.eval(vars);
+                if t.is_finite() && t >= 0.0 { t / base } else { 1.0 }
+            }
+            _ => 1.0,
+        };
+        if let Some(e) = &m.scrap {
+            let p = e.eval(vars);
+            st.scrap = if p.is_finite() { p.clamp(0.0, 1.0) } else { st.scrap };
+        }
+        if let Some(e) = &m.energy_kw {
+            let kw = e.eval(vars);
+            if kw.is_finite() && kw >= 0.0 {
+                h.energy_kwh += kw * base * factor * scale / speed / 3600.0;
+            }
+        }
+        if let Some(e) = &m.quality {
+            let q = e.eval(vars);
+            if q.is_finite() {
+                h.quality_sum += q;
+                h.quality_n += 1;
+            }
+        }
+        factor
     }
 
     #[inline]
