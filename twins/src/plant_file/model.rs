@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::{Spanned, Value};
-use twinworks_engine::{check_duration, parse_duration};
 
 use super::Validator;
 use crate::expr::Expr;
@@ -99,26 +98,11 @@ impl Validator {
                 "model parameter",
                 &format!("as the thermal input of {ctx}"),
             )?;
-            let tau = match t.tau.get_ref() {
-                Value::String(s) => parse_duration(s).map_err(|e| e.to_string()),
-                Value::Integer(i) => check_duration(*i as f64, &i.to_string()).map_err(|e| e.to_string()),
-                Value::Float(f) => check_duration(*f, &f.to_string()).map_err(|e| e.to_string()),
-                other => Err(format!(
-                    "expected a duration such as \"5min\", got {}",
-                    other.type_str()
-                )),
-            };
-            let tau = match tau {
-                Ok(d) if d.secs() > 0.0 => d.secs(),
-                Ok(_) => {
-                    self.r.error(t.tau.span(), format!("{ctx}: thermal tau must be > 0"));
-                    return None;
-                }
-                Err(e) => {
-                    self.r.error(t.tau.span(), format!("{ctx}: thermal tau: {e}"));
-                    return None;
-                }
-            };
+            let tau = self.duration_value(&t.tau, &format!("{ctx}: thermal tau"))?.secs();
+            if tau <= 0.0 {
+                self.r.error(t.tau.span(), format!("{ctx}: thermal tau must be > 0"));
+                return None;
+            }
             let finite = |r: &mut crate::diagnostic::Reporter, v: Option<&Spanned<f64>>, key: &str| match v {
                 Some(x) if !x.get_ref().is_finite() => {
                     r.error(x.span(), format!("{ctx}: thermal {key} must be a finite number"));

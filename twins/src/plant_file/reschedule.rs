@@ -22,8 +22,9 @@ pub(super) struct RawReschedule {
 }
 
 impl Validator {
-    /// A duration key of `[reschedule]` (a string such as "4h", or seconds).
-    fn reschedule_time(&mut self, v: &Spanned<Value>, key: &str) -> Option<SimTime> {
+    /// A duration value (a string such as "4h", or seconds); errors are prefixed with `ctx`.
+    /// Also the thermal time constant of process models (`model.rs`).
+    pub(super) fn duration_value(&mut self, v: &Spanned<Value>, ctx: &str) -> Option<SimTime> {
         let res = match v.get_ref() {
             Value::String(t) => twinworks_engine::parse_duration(t).map_err(|e| e.to_string()),
             Value::Integer(i) => check_duration(*i as f64, &i.to_string()).map_err(|e| e.to_string()),
@@ -33,10 +34,14 @@ impl Validator {
         match res {
             Ok(t) => Some(t),
             Err(e) => {
-                self.r.error(v.span(), format!("[reschedule] {key}: {e}"));
+                self.r.error(v.span(), format!("{ctx}: {e}"));
                 None
             }
         }
+    }
+
+    fn reschedule_time(&mut self, v: &Spanned<Value>, key: &str) -> Option<SimTime> {
+        self.duration_value(v, &format!("[reschedule] {key}"))
     }
 
     /// `[reschedule]`, checked: known trigger names, a positive period and deviation, a frozen
