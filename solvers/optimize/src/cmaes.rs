@@ -132,13 +132,5 @@ pub fn minimize<O: Objective + ?Sized>(
         sigma *= ((c_sigma / d_sigma) * (ps_norm / chi_n - 1.0)).exp();
         sigma = sigma.clamp(1e-14, 1.0);
     }
-    let incumbent = ev.history.best_observed(ev.history.len());
-    let recommended = incumbent.map(|i| ev.history.records[i].x.clone());
-    Ok(Outcome {
-        history: ev.history,
-        trace,
-        incumbent,
-        recommended,
-        seed,
-    })
+    Ok(Outcome::best_observed(ev.history, trace, seed))
 }

@@ -251,6 +251,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a method without a model (the baselines): the best observed feasible
+    /// point of `history` is both the incumbent and the recommendation.
+    pub fn best_observed(history: History, trace: Vec<IncumbentStep>, seed: u64) -> Outcome {
+        let incumbent = history.best_observed(history.len());
+        let recommended = incumbent.map(|i| history.records[i].x.clone());
+        Outcome {
+            history,
+            trace,
+            incumbent,
+            recommended,
+            seed,
+        }
+    }
+
     /// The incumbent's record.
     pub fn incumbent_record(&self) -> Option<&Record> {
         self.incumbent.map(|i| &self.history.records[i])

@@ -37,13 +37,5 @@ pub fn minimize<O: Objective + ?Sized>(
             });
         }
     }
-    let incumbent = ev.history.best_observed(ev.history.len());
-    let recommended = incumbent.map(|i| ev.history.records[i].x.clone());
-    Ok(Outcome {
-        history: ev.history,
-        trace,
-        incumbent,
-        recommended,
-        seed,
-    })
+    Ok(Outcome::best_observed(ev.history, trace, seed))
 }
